@@ -1,13 +1,15 @@
 """`muwatch` command line: one click group; each command lives in its own module here.
 
 To add a command, write `host/muwatch/cli/<name>.py` exposing a click command (or group)
-called `command`, and add the module name to `COMMAND_MODULES`. Errors derived from
+called `command`; modules are discovered, and `sim_device.py` becomes `muwatch sim-device`.
+Modules whose name starts with `_` are helpers, not commands. Errors derived from
 `muwatch.errors.MuwatchError` become a one-line message and their documented exit code.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import sys
 
 import click
@@ -15,18 +17,21 @@ import click
 from muwatch import __version__
 from muwatch.errors import MuwatchError
 
-# Module names under muwatch.cli, each exporting `command`. Imported lazily per call so that
-# `muwatch --help` stays fast and one broken area cannot take down the others.
-COMMAND_MODULES: tuple[str, ...] = ()
+
+def _command_modules() -> tuple[str, ...]:
+    """Module names under muwatch.cli that define commands (imported lazily, per command)."""
+    return tuple(
+        sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    )
 
 
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(m.replace("_", "-") for m in COMMAND_MODULES)
+        return [m.replace("_", "-") for m in _command_modules()]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         mod_name = cmd_name.replace("-", "_")
-        if mod_name not in COMMAND_MODULES:
+        if mod_name not in _command_modules():
             return None
         module = importlib.import_module(f"muwatch.cli.{mod_name}")
         return module.command
