@@ -63,8 +63,13 @@ class MicroPython:
     ) -> str:
         """Execute `code` (dedented) and return its stdout; raise MicroPythonError on failure."""
         proc = subprocess.run(
-            [micropython_binary(), "-X", f"heapsize={heapsize or self.heapsize}", "-c",
-             textwrap.dedent(code)],
+            [
+                micropython_binary(),
+                "-X",
+                f"heapsize={heapsize or self.heapsize}",
+                "-c",
+                textwrap.dedent(code),
+            ],
             input=stdin,
             capture_output=True,
             timeout=timeout or self.timeout,

@@ -34,7 +34,7 @@ def _areas(selected: list[str]) -> list[Path]:
 def main(argv: list[str]) -> int:
     failed = []
     for path in _areas([a for a in argv if a]):
-        area = path.stem[len("bench_"):]
+        area = path.stem[len("bench_") :]
         spec = importlib.util.spec_from_file_location(path.stem, path)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
