@@ -515,12 +515,14 @@ class RequestParser:
     # -- BLE: one write is one frame ----------------------------------------------
     def parse_frame(self, src, n: int) -> int:
         """Check one whole request frame src[0:n]; -> EV_FRAME or EV_BAD_FRAME."""
-        if n < REQUEST_HEADER_LEN + CRC_LEN:
+        if n < 2:
             return self._result(src, 0, ERR_SHORT)
         if src[0] != VERSION:
             return self._result(src, 0, ERR_VERSION)
         if src[1] != T_REQUEST:
             return self._result(src, 0, ERR_TYPE)
+        if n < REQUEST_HEADER_LEN + CRC_LEN:
+            return self._result(src, 0, ERR_SHORT)
         blen = src[5]
         if blen > MAX_BODY:
             return self._result(src, 0, ERR_BODY_LEN)
