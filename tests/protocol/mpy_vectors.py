@@ -30,7 +30,7 @@ def report(name, why):
 def same(buf, off, want):
     for i in range(len(want)):
         if buf[off + i] != want[i]:
-            return "byte %d: got %02x want %02x" % (i, buf[off + i], want[i])
+            return f"byte {i}: got {buf[off + i]:02x} want {want[i]:02x}"
     return ""
 
 
@@ -72,12 +72,12 @@ def check_data(c, buf):
     if nch != len(f["channels"]):
         why = "popcount8"
     if P.data_frame_len(nch, f["n_samples"], f["fmt"]) != len(want):
-        why = "data_frame_len %d" % P.data_frame_len(nch, f["n_samples"], f["fmt"])
+        why = "data_frame_len {}".format(P.data_frame_len(nch, f["n_samples"], f["fmt"]))
     payload = want[16:-2]
     for off in (0, 2, 5):
         n = encode_data(buf, off, f, payload, None)
         if n != len(want):
-            why = why or "length %d at off %d" % (n, off)
+            why = why or f"length {n} at off {off}"
         why = why or same(buf, off, want)
     # Serial: sync bytes then the frame.
     o = P.write_sync(buf, 0)
@@ -130,7 +130,7 @@ def check_event(c, buf):
     body = bytes.fromhex(f["body"])
     P.put_bytes(buf, 3 + 6, body, len(body))
     n = P.write_event(buf, 3, f["event_seq"], f["code"], len(body))
-    return ("length %d" % n if n != len(want) else "") or same(buf, 3, want)
+    return (f"length {n}" if n != len(want) else "") or same(buf, 3, want)
 
 
 def check_response(c, buf):
@@ -145,9 +145,9 @@ def check_response(c, buf):
     else:
         blen = P.put_bytes(buf, 1 + 7, body, len(body)) - 8
     if blen != len(body):
-        return "body length %d want %d" % (blen, len(body))
+        return f"body length {blen} want {len(body)}"
     n = P.write_response(buf, 1, f["request_id"], f["opcode"], f["status"], blen)
-    return ("length %d" % n if n != len(want) else "") or same(buf, 1, want)
+    return (f"length {n}" if n != len(want) else "") or same(buf, 1, want)
 
 
 def check_request(c, buf, parser):
@@ -156,12 +156,12 @@ def check_request(c, buf, parser):
     body = bytes.fromhex(f["body"])
     P.put_bytes(buf, 6, body, len(body))
     n = P.write_request(buf, 0, f["request_id"], f["opcode"], len(body))
-    why = ("length %d" % n if n != len(want) else "") or same(buf, 0, want)
+    why = (f"length {n}" if n != len(want) else "") or same(buf, 0, want)
     if P.check_request(f["opcode"], len(body)) != P.OK:
         why = why or "check_request refused a valid request"
     ev = parser.parse_frame(want, len(want))
     if ev != P.EV_FRAME or parser.status != P.OK:
-        why = why or "parse_frame: event %d error %d" % (ev, parser.error)
+        why = why or f"parse_frame: event {ev} error {parser.error}"
     elif (parser.request_id, parser.opcode, parser.body_len) != (
         f["request_id"],
         f["opcode"],
@@ -217,15 +217,15 @@ def check_stream(c):
         p = P.RequestParser()
         evs = run_stream(data, p, mode)
         if evs != e["events"]:
-            return "mode %s events %s want %s" % (mode, evs, e["events"])
+            return "mode {} events {} want {}".format(mode, evs, e["events"])
         got = (p.garbage_bytes, p.false_syncs, p.crc_errors)
         want = (e["garbage_bytes"], e["false_syncs"], e["crc_errors"])
         if got != want:
-            return "mode %s garbage/false_syncs/crc %s want %s" % (mode, got, want)
+            return f"mode {mode} garbage/false_syncs/crc {got} want {want}"
         if p.frames != len(e["frames"]):
-            return "mode %s frames %d" % (mode, p.frames)
+            return f"mode {mode} frames {p.frames}"
         if p.pending() != sum(n for _, n in e["truncated"]):
-            return "mode %s pending %d" % (mode, p.pending())
+            return f"mode {mode} pending {p.pending()}"
     return ""
 
 
@@ -254,7 +254,7 @@ def main():
         if ev != P.EV_BAD_FRAME or parser.status != P.BAD_FRAME:
             why = "accepted"
         elif parser.error != ERRS[c["fw_error"]]:
-            why = "error %d want %s" % (parser.error, c["fw_error"])
+            why = "error {} want {}".format(parser.error, c["fw_error"])
         elif parser.request_id != 0xFFFF or parser.opcode != 0:
             why = "BAD_FRAME must carry id 0xFFFF, opcode 0"
         elif not P.error_text(parser.error):
