@@ -1,0 +1,1 @@
+"""Evoked responses (filled in below)."""

@@ -1,0 +1,1 @@
+"""Guided session (filled in below)."""
