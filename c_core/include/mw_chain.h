@@ -1,0 +1,71 @@
+/* Detection chain for one channel: input gain -> biquad sections (Q15 or Q31x64 each) ->
+ * streaming noise -> spike detector. This is what the sensor runs per channel and what the
+ * host presets (`surface`, `needle`) configure.
+ *
+ * The configuration (coefficients, detector parameters) is shared by every channel and
+ * read-only; the per-channel state is one mw_chain_t. The input may be any int32 stream
+ * (24-bit ADS1299 codes, or host data scaled into int32); input_shift multiplies it by
+ * 2^input_shift with saturation to MW_DATA_MAX before the first section.
+ */
+#ifndef MW_CHAIN_H
+#define MW_CHAIN_H
+
+#include <stdint.h>
+
+#include "mw_biquad.h"
+#include "mw_detect.h"
+#include "mw_noise.h"
+
+#define MW_CHAIN_MAX_SECTIONS 4
+#define MW_SECTION_Q15 0
+#define MW_SECTION_Q31 1
+
+typedef struct {
+    int32_t coeffs[MW_CHAIN_MAX_SECTIONS][5]; /* {b0, b1, b2, a1, a2}; Q15 values fit int16 */
+    int8_t post_shift[MW_CHAIN_MAX_SECTIONS];
+    uint8_t kind[MW_CHAIN_MAX_SECTIONS]; /* MW_SECTION_Q15 or MW_SECTION_Q31 */
+    uint8_t n_sections;
+    uint8_t input_shift; /* 0..16 */
+    uint8_t noise_shift; /* target step shift of the noise tracker */
+    uint8_t reserved;
+    mw_detect_cfg_t det;
+} mw_chain_cfg_t;
+
+typedef union {
+    mw_biq15_state_t q15;
+    mw_biq31_state_t q31;
+} mw_biq_state_t;
+
+typedef struct {
+    mw_biq_state_t sec[MW_CHAIN_MAX_SECTIONS];
+    mw_noise_t noise;
+    mw_detect_t det;
+} mw_chain_t;
+
+/* MW_OK, MW_ERR_ARG (bad counts, kinds, shifts, Q15 values outside int16, detector
+ * parameters) or MW_ERR_RANGE (Q31 coefficients that could overflow the accumulator). */
+int32_t mw_chain_cfg_check(const mw_chain_cfg_t *cfg);
+/* ring/ring_len as for mw_detect_init (NULL: no snippets). */
+int32_t mw_chain_init(mw_chain_t *ch, const mw_chain_cfg_t *cfg, int32_t *ring,
+                      uint32_t ring_len);
+/* Put the first section in the steady state of a constant input x0 when it blocks DC
+ * (b0 + b1 + b2 == 0), so a DC offset does not ring through the chain at start-up. */
+void mw_chain_settle(mw_chain_t *ch, const mw_chain_cfg_t *cfg, int32_t x0);
+/* Filters only (dst may equal src). */
+void mw_chain_filter(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *src, int32_t *dst,
+                     uint32_t n);
+/* Filter n samples into dst (caller-owned, also the filtered output), then track noise and
+ * detect; returns the number of events written (see mw_detect_process). */
+uint32_t mw_chain_process(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *src,
+                          int32_t *dst, uint32_t n, mw_event_t *ev, uint32_t ev_cap,
+                          int32_t *snip);
+/* Learn the noise level on the first n samples (filters + noise only, work receives the
+ * filtered samples), then restart filters and detector at sample 0 with the noise estimate
+ * kept and its warm-up skipped. */
+void mw_chain_prime(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *src, int32_t *work,
+                    uint32_t n);
+/* End of data, see mw_detect_flush. */
+uint32_t mw_chain_flush(mw_chain_t *ch, const mw_chain_cfg_t *cfg, mw_event_t *ev,
+                        uint32_t ev_cap, int32_t *snip);
+
+#endif /* MW_CHAIN_H */

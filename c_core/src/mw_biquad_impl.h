@@ -1,0 +1,79 @@
+/* Private per-stage kernels of the biquads, shared by the cascades and the detection chain. */
+#ifndef MW_BIQUAD_IMPL_H
+#define MW_BIQUAD_IMPL_H
+
+#include "mw_biquad.h"
+#include "mw_dsp.h"
+
+/* One Q15-coefficient stage over int32 data. c = {b0, b1, b2, a1, a2}. */
+MW_INLINE void mw__biq15_stage(int32_t cb0, int32_t cb1, int32_t cb2, int32_t ca1, int32_t ca2,
+                               int32_t post_shift, mw_biq15_state_t *st, const int32_t *src,
+                               int32_t *dst, uint32_t n)
+{
+    const int64_t b0 = cb0, b1 = cb1, b2 = cb2, a1 = ca1, a2 = ca2;
+    const unsigned sh = (unsigned)(15 - post_shift);
+    const int64_t rnd = (int64_t)1 << (sh - 1u);
+    int32_t x1 = st->x1, x2 = st->x2, y1 = st->y1, y2 = st->y2;
+    for (uint32_t i = 0; i < n; i++) {
+        const int32_t x0 = mw_sat_data(src[i]);
+        int64_t acc = b0 * x0 + b1 * x1 + b2 * x2 + a1 * y1 + a2 * y2;
+        const int32_t y0 = mw_sat_data64(mw_asr64(acc + rnd, sh));
+        x2 = x1;
+        x1 = x0;
+        y2 = y1;
+        y1 = y0;
+        dst[i] = y0;
+    }
+    st->x1 = x1;
+    st->x2 = x2;
+    st->y1 = y1;
+    st->y2 = y2;
+}
+
+/* One Q31-coefficient stage with 64-bit output state over int32 data. c = {b0, b1, b2, a1, a2}.
+ * acc is in units of y * 2^(31 - post_shift); |acc| <= sum|c| * 2^30 <= 2^62 (checked at init). */
+MW_INLINE void mw__biq31_stage(const int32_t *c, int32_t post_shift, mw_biq31_state_t *st,
+                               const int32_t *src, int32_t *dst, uint32_t n)
+{
+    const int64_t b0 = c[0], b1 = c[1], b2 = c[2], a1 = c[3], a2 = c[4];
+    const unsigned sh = (unsigned)(31 - post_shift);
+    const int64_t rnd = (int64_t)1 << (sh - 1u);
+    const int64_t lim = (int64_t)MW_DATA_MAX << sh;
+    const int64_t up = (int64_t)1 << (1 + post_shift);
+    int32_t x1 = st->x1, x2 = st->x2;
+    int64_t y1 = st->y1, y2 = st->y2;
+    for (uint32_t i = 0; i < n; i++) {
+        const int32_t x0 = mw_sat_data(src[i]);
+        int64_t acc = b0 * x0 + b1 * x1 + b2 * x2;
+        /* y * a / 2^32 split into the high word (exact) and the low word (floored). */
+        acc += a1 * (int64_t)(int32_t)mw_asr64(y1, 32) +
+               mw_asr64(a1 * (int64_t)(uint32_t)((uint64_t)y1 & 0xffffffffu), 32);
+        acc += a2 * (int64_t)(int32_t)mw_asr64(y2, 32) +
+               mw_asr64(a2 * (int64_t)(uint32_t)((uint64_t)y2 & 0xffffffffu), 32);
+        if (acc > lim) {
+            acc = lim;
+        } else if (acc < -lim) {
+            acc = -lim;
+        }
+        x2 = x1;
+        x1 = x0;
+        y2 = y1;
+        y1 = acc * up;
+        dst[i] = mw_sat_data64(mw_asr64(acc + rnd, sh));
+    }
+    st->x1 = x1;
+    st->x2 = x2;
+    st->y1 = y1;
+    st->y2 = y2;
+}
+
+MW_INLINE int mw__biq31_coeffs_ok(const int32_t *c)
+{
+    uint64_t sum = 0;
+    for (int k = 0; k < 5; k++) {
+        sum += mw_abs32(c[k]);
+    }
+    return sum <= ((uint64_t)1 << 32);
+}
+
+#endif /* MW_BIQUAD_IMPL_H */

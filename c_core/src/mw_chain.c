@@ -1,0 +1,149 @@
+#include "mw_chain.h"
+
+#include <stddef.h>
+
+#include "mw_biquad_impl.h"
+#include "mw_noise_impl.h"
+
+int32_t mw_chain_cfg_check(const mw_chain_cfg_t *cfg)
+{
+    if (cfg == NULL || cfg->n_sections > MW_CHAIN_MAX_SECTIONS || cfg->input_shift > 16u ||
+        mw_detect_cfg_check(&cfg->det) != MW_OK) {
+        return MW_ERR_ARG;
+    }
+    if (cfg->noise_shift < MW_NOISE_SHIFT_START || cfg->noise_shift > MW_NOISE_SHIFT_MAX) {
+        return MW_ERR_ARG;
+    }
+    for (uint32_t k = 0; k < cfg->n_sections; k++) {
+        const int32_t *c = cfg->coeffs[k];
+        if (cfg->post_shift[k] < 0 || cfg->post_shift[k] > MW_BIQUAD_MAX_POST_SHIFT) {
+            return MW_ERR_ARG;
+        }
+        if (cfg->kind[k] == MW_SECTION_Q15) {
+            for (int j = 0; j < 5; j++) {
+                if (c[j] < INT16_MIN || c[j] > INT16_MAX) {
+                    return MW_ERR_ARG;
+                }
+            }
+        } else if (cfg->kind[k] == MW_SECTION_Q31) {
+            if (!mw__biq31_coeffs_ok(c)) {
+                return MW_ERR_RANGE;
+            }
+        } else {
+            return MW_ERR_ARG;
+        }
+    }
+    return MW_OK;
+}
+
+static void mw__chain_reset_filters(mw_chain_t *ch)
+{
+    for (uint32_t k = 0; k < MW_CHAIN_MAX_SECTIONS; k++) {
+        ch->sec[k].q31.x1 = ch->sec[k].q31.x2 = 0;
+        ch->sec[k].q31.y1 = ch->sec[k].q31.y2 = 0;
+    }
+}
+
+int32_t mw_chain_init(mw_chain_t *ch, const mw_chain_cfg_t *cfg, int32_t *ring,
+                      uint32_t ring_len)
+{
+    if (ch == NULL) {
+        return MW_ERR_ARG;
+    }
+    const int32_t rc = mw_chain_cfg_check(cfg);
+    if (rc != MW_OK) {
+        return rc;
+    }
+    mw__chain_reset_filters(ch);
+    if (mw_noise_init(&ch->noise, cfg->noise_shift, 0u) != MW_OK) {
+        return MW_ERR_ARG;
+    }
+    return mw_detect_init(&ch->det, &cfg->det, ring, ring_len);
+}
+
+static int32_t mw__chain_gain(const mw_chain_cfg_t *cfg, int32_t x)
+{
+    return mw_sat_data64((int64_t)x * ((int64_t)1 << cfg->input_shift));
+}
+
+void mw_chain_settle(mw_chain_t *ch, const mw_chain_cfg_t *cfg, int32_t x0)
+{
+    mw__chain_reset_filters(ch);
+    if (cfg->n_sections == 0u) {
+        return;
+    }
+    const int32_t *c = cfg->coeffs[0];
+    if ((int64_t)c[0] + c[1] + c[2] == 0) {
+        const int32_t v = mw__chain_gain(cfg, x0);
+        ch->sec[0].q31.x1 = v; /* x1, x2 share their place in both union members */
+        ch->sec[0].q31.x2 = v;
+    }
+}
+
+void mw_chain_filter(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *src, int32_t *dst,
+                     uint32_t n)
+{
+    const int32_t *in = src;
+    if (cfg->input_shift != 0u) {
+        for (uint32_t i = 0; i < n; i++) {
+            dst[i] = mw__chain_gain(cfg, src[i]);
+        }
+        in = dst;
+    }
+    for (uint32_t k = 0; k < cfg->n_sections; k++) {
+        const int32_t *c = cfg->coeffs[k];
+        if (cfg->kind[k] == MW_SECTION_Q15) {
+            mw__biq15_stage(c[0], c[1], c[2], c[3], c[4], cfg->post_shift[k], &ch->sec[k].q15,
+                            in, dst, n);
+        } else {
+            mw__biq31_stage(c, cfg->post_shift[k], &ch->sec[k].q31, in, dst, n);
+        }
+        in = dst;
+    }
+    if (in != dst) {
+        for (uint32_t i = 0; i < n; i++) {
+            dst[i] = mw_sat_data(src[i]);
+        }
+    }
+}
+
+uint32_t mw_chain_process(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *src,
+                          int32_t *dst, uint32_t n, mw_event_t *ev, uint32_t ev_cap,
+                          int32_t *snip)
+{
+    mw_chain_filter(ch, cfg, src, dst, n);
+    return mw_detect_process(&ch->det, &cfg->det, &ch->noise, dst, n, ev, ev_cap, snip);
+}
+
+void mw_chain_prime(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *src, int32_t *work,
+                    uint32_t n)
+{
+    if (n > 0u) {
+        mw_chain_settle(ch, cfg, src[0]);
+    }
+    mw_chain_filter(ch, cfg, src, work, n);
+    if (cfg->det.neo) {
+        for (uint32_t i = 1; i + 1u < n; i++) {
+            const int64_t psi = (int64_t)work[i] * work[i] - (int64_t)work[i - 1u] * work[i + 1u];
+            mw__noise_step(&ch->noise, mw_abs32(mw_sat_data64(mw_asr64(psi, cfg->det.neo_shift))));
+        }
+    } else {
+        for (uint32_t i = 0; i < n; i++) {
+            mw__noise_step(&ch->noise, mw_abs32(work[i]));
+        }
+    }
+    mw_noise_set_warm(&ch->noise);
+    int32_t *ring = ch->det.ring;
+    const uint32_t ring_len = ring != NULL ? ch->det.ring_mask + 1u : 0u;
+    (void)mw_detect_init(&ch->det, &cfg->det, ring, ring_len);
+    mw__chain_reset_filters(ch);
+    if (n > 0u) {
+        mw_chain_settle(ch, cfg, src[0]);
+    }
+}
+
+uint32_t mw_chain_flush(mw_chain_t *ch, const mw_chain_cfg_t *cfg, mw_event_t *ev,
+                        uint32_t ev_cap, int32_t *snip)
+{
+    return mw_detect_flush(&ch->det, &cfg->det, ev, ev_cap, snip);
+}

@@ -1,0 +1,266 @@
+#include "mw_detect.h"
+
+#include <stddef.h>
+
+#include "mw_dsp.h"
+#include "mw_noise_impl.h"
+
+typedef struct {
+    mw_event_t *ev;
+    uint32_t cap;
+    int32_t *snip;
+    uint32_t n;
+} mw__out_t;
+
+int32_t mw_detect_cfg_check(const mw_detect_cfg_t *cfg)
+{
+    if (cfg == NULL || cfg->polarity < MW_POL_NEG || cfg->polarity > MW_POL_BOTH ||
+        cfg->neo > 1u || cfg->neo_shift > 62u || cfg->thr_mult_q12 == 0u ||
+        cfg->thr_mult_q12 > MW_DETECT_MAX_MULT_Q12 ||
+        cfg->ceil_mult_q12 > MW_DETECT_MAX_MULT_Q12 ||
+        (cfg->ceil_mult_q12 != 0u && cfg->ceil_mult_q12 <= cfg->thr_mult_q12) ||
+        (uint32_t)cfg->dead < (uint32_t)cfg->align + 1u ||
+        (uint32_t)cfg->pre + cfg->post + 1u > MW_DETECT_MAX_SNIPPET) {
+        return MW_ERR_ARG;
+    }
+    /* Events wait `post` samples for their snippet; at most MW_DETECT_PENDING may wait. */
+    if ((uint32_t)cfg->post / cfg->dead + 1u > MW_DETECT_PENDING) {
+        return MW_ERR_ARG;
+    }
+    return MW_OK;
+}
+
+int32_t mw_detect_init(mw_detect_t *s, const mw_detect_cfg_t *cfg, int32_t *ring,
+                       uint32_t ring_len)
+{
+    if (s == NULL || mw_detect_cfg_check(cfg) != MW_OK) {
+        return MW_ERR_ARG;
+    }
+    if (ring != NULL) {
+        const uint32_t need = (uint32_t)cfg->pre + cfg->post + 1u;
+        if (ring_len < need || (ring_len & (ring_len - 1u)) != 0u) {
+            return MW_ERR_ARG;
+        }
+        for (uint32_t i = 0; i < ring_len; i++) {
+            ring[i] = 0;
+        }
+    }
+    s->t = 0;
+    s->peak_idx = 0;
+    s->prev = 0;
+    s->xd1 = s->xd2 = 0;
+    s->peak = 0;
+    s->thr_at = 0;
+    s->dmax = 0u;
+    s->ceil_at = 0u;
+    s->dead_left = 0u;
+    s->win_left = 0u;
+    s->width = 0;
+    s->phase = 0u;
+    s->over = 0u;
+    s->cross_sign = 0;
+    s->n_pend = 0u;
+    s->reserved[0] = 0u; /* NEO: 1 once the first input sample is in the delay line */
+    s->reserved[1] = 0u;
+    s->ring = ring;
+    s->ring_mask = ring != NULL ? ring_len - 1u : 0u;
+    s->ring_pos = 0u;
+    s->n_events = s->n_rejected = s->n_dropped = s->n_warmup = 0u;
+    s->blank_left = cfg->blank;
+    return MW_OK;
+}
+
+uint32_t mw_detect_max_events(const mw_detect_cfg_t *cfg, uint32_t n)
+{
+    return n / (cfg->dead > 0u ? cfg->dead : 1u) + MW_DETECT_PENDING + 2u;
+}
+
+static void mw__emit(mw_detect_t *s, const mw_detect_cfg_t *cfg, const mw_event_t *e,
+                     mw__out_t *o)
+{
+    if (o->n >= o->cap) {
+        s->n_dropped++;
+        return;
+    }
+    mw_event_t *dst = &o->ev[o->n];
+    *dst = *e;
+    if (s->ring != NULL && o->snip != NULL) {
+        const uint32_t len = (uint32_t)cfg->pre + cfg->post + 1u;
+        int32_t *out = o->snip + (size_t)o->n * len;
+        const int64_t last = s->t - 1; /* index of the newest sample in the ring */
+        int64_t j = e->index - (int64_t)cfg->pre;
+        for (uint32_t k = 0; k < len; k++, j++) {
+            if (j > last || j < 0) {
+                out[k] = 0;
+                if (j > last) {
+                    dst->flags |= MW_EV_TRUNCATED;
+                }
+            } else {
+                const uint32_t back = (uint32_t)(last - j); /* < ring length by construction */
+                out[k] = s->ring[(s->ring_pos - 1u - back) & s->ring_mask];
+            }
+        }
+    }
+    o->n++;
+    s->n_events++;
+}
+
+static void mw__finalize(mw_detect_t *s, const mw_detect_cfg_t *cfg, int64_t idx, uint8_t flags,
+                         mw__out_t *o)
+{
+    const int64_t dl = s->peak_idx + (int64_t)cfg->dead - idx;
+    s->dead_left = (uint16_t)(dl > 0 ? dl : 0);
+    s->phase = 0u;
+    if (s->ceil_at != 0u && s->dmax > s->ceil_at) {
+        s->n_rejected++;
+        return;
+    }
+    mw_event_t e;
+    e.index = s->peak_idx;
+    e.amplitude = s->peak;
+    e.threshold = s->thr_at;
+    e.width = s->width;
+    e.polarity = (int8_t)(s->peak < 0 ? -1 : 1);
+    e.flags = flags;
+    if (s->ring != NULL) {
+        if (s->n_pend < MW_DETECT_PENDING) {
+            s->pend[s->n_pend++] = e;
+        } else {
+            s->n_dropped++;
+        }
+    } else {
+        mw__emit(s, cfg, &e, o);
+    }
+}
+
+static void mw__emit_due(mw_detect_t *s, const mw_detect_cfg_t *cfg, int64_t upto, mw__out_t *o)
+{
+    while (s->n_pend > 0u && s->pend[0].index + (int64_t)cfg->post <= upto) {
+        mw__emit(s, cfg, &s->pend[0], o);
+        for (uint32_t k = 1; k < s->n_pend; k++) {
+            s->pend[k - 1u] = s->pend[k];
+        }
+        s->n_pend--;
+    }
+}
+
+/* One sample of the detection core: x is the filtered sample, d its detection value. */
+MW_INLINE void mw__step(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *noise, int32_t x,
+                        int32_t d, mw__out_t *o)
+{
+    const int64_t idx = s->t;
+    if (s->ring != NULL) {
+        s->ring[s->ring_pos & s->ring_mask] = x;
+        s->ring_pos++;
+    }
+    s->t = idx + 1;
+    const uint32_t ad = mw_abs32(d);
+    mw__noise_step(noise, ad);
+    if (noise->shift < noise->target || s->blank_left != 0u) {
+        if (s->blank_left != 0u) {
+            s->blank_left--;
+        }
+        s->n_warmup++;
+        s->prev = d;
+        return;
+    }
+    uint64_t tq = ((uint64_t)noise->m * cfg->thr_mult_q12) >> 12;
+    const int32_t thr = tq > (uint64_t)MW_DATA_MAX ? MW_DATA_MAX : (int32_t)tq;
+    if (s->phase != 0u) {
+        const uint8_t pol = cfg->polarity;
+        if (pol == MW_POL_POS ? x > s->peak
+                              : (pol == MW_POL_NEG ? x < s->peak
+                                                   : mw_abs32(x) > mw_abs32(s->peak))) {
+            s->peak = x;
+            s->peak_idx = idx;
+        }
+        if (s->over) {
+            if (s->cross_sign > 0 ? d >= s->thr_at : d <= -s->thr_at) {
+                s->width++;
+            } else {
+                s->over = 0u;
+            }
+        }
+        if (ad > s->dmax) {
+            s->dmax = ad;
+        }
+        if (--s->win_left == 0u) {
+            mw__finalize(s, cfg, idx, 0u, o);
+        }
+    } else if (s->dead_left > 0u) {
+        s->dead_left--;
+    } else {
+        const uint8_t pol = cfg->neo ? (uint8_t)MW_POL_POS : cfg->polarity;
+        int8_t sign = 0;
+        if ((pol & MW_POL_POS) && s->prev < thr && d >= thr) {
+            sign = 1;
+        } else if ((pol & MW_POL_NEG) && s->prev > -thr && d <= -thr) {
+            sign = -1;
+        }
+        if (sign != 0) {
+            const uint64_t cq = ((uint64_t)noise->m * cfg->ceil_mult_q12) >> 12;
+            s->phase = 1u;
+            s->peak = x;
+            s->peak_idx = idx;
+            s->thr_at = thr;
+            s->ceil_at = cq > 0xffffffffu ? 0xffffffffu : (uint32_t)cq;
+            if (cfg->ceil_mult_q12 != 0u && s->ceil_at == 0u) {
+                s->ceil_at = 1u;
+            }
+            s->dmax = ad;
+            s->width = 1;
+            s->over = 1u;
+            s->cross_sign = sign;
+            s->win_left = cfg->align;
+            if (cfg->align == 0u) {
+                mw__finalize(s, cfg, idx, 0u, o);
+            }
+        }
+    }
+    if (s->n_pend > 0u) {
+        mw__emit_due(s, cfg, idx, o);
+    }
+    s->prev = d;
+}
+
+MW_INLINE int32_t mw__neo(const mw_detect_t *s, const mw_detect_cfg_t *cfg, int32_t x0)
+{
+    const int64_t psi = (int64_t)s->xd1 * s->xd1 - (int64_t)s->xd2 * x0;
+    return mw_sat_data64(mw_asr64(psi, cfg->neo_shift));
+}
+
+uint32_t mw_detect_process(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *noise,
+                           const int32_t *x, uint32_t n, mw_event_t *ev, uint32_t ev_cap,
+                           int32_t *snip)
+{
+    mw__out_t o = {ev, ev != NULL ? ev_cap : 0u, snip, 0u};
+    if (cfg->neo) {
+        for (uint32_t i = 0; i < n; i++) {
+            const int32_t x0 = mw_sat_data(x[i]);
+            if (s->reserved[0] == 0u) {
+                s->reserved[0] = 1u;
+            } else {
+                mw__step(s, cfg, noise, s->xd1, mw__neo(s, cfg, x0), &o);
+            }
+            s->xd2 = s->xd1;
+            s->xd1 = x0;
+        }
+    } else {
+        for (uint32_t i = 0; i < n; i++) {
+            const int32_t x0 = mw_sat_data(x[i]);
+            mw__step(s, cfg, noise, x0, x0, &o);
+        }
+    }
+    return o.n;
+}
+
+uint32_t mw_detect_flush(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_event_t *ev,
+                         uint32_t ev_cap, int32_t *snip)
+{
+    mw__out_t o = {ev, ev != NULL ? ev_cap : 0u, snip, 0u};
+    if (s->phase != 0u) {
+        mw__finalize(s, cfg, s->t - 1, MW_EV_TRUNCATED, &o);
+    }
+    mw__emit_due(s, cfg, INT64_MAX - (int64_t)cfg->post, &o);
+    return o.n;
+}
