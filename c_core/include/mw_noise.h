@@ -5,6 +5,7 @@
  * m -= step if |x| < m, step = (m >> shift) + 1. Its fixed point is where |x| > m and |x| < m
  * are equally likely, i.e. the median, and it stores no samples (8 bytes, ~8 instructions per
  * sample), unlike P^2 (5 markers, a division per sample) or a block median (a block of samples).
+ * Start: 27/32 of the mean |x| of the first 16 samples (median/mean of a half-normal).
  * Warm-up: shift starts at MW_NOISE_SHIFT_START and grows by one after 2^shift samples until it
  * reaches the target, so a wrong start is corrected in ~2^target samples.
  * Error bound (white Gaussian input, m >> 2^shift): with g = 2^-shift, ln m follows an AR(1)
@@ -26,11 +27,11 @@ typedef struct {
     uint32_t left;   /* samples left in the current warm-up phase */
     uint8_t shift;   /* current step shift */
     uint8_t target;  /* final step shift */
-    uint8_t started; /* 0 until the first sample set m */
+    uint8_t started; /* 0 while the first 16 samples are averaged */
     uint8_t reserved;
 } mw_noise_t;
 
-/* m0 = 0 starts from the first |x|. Returns MW_ERR_ARG for a target outside
+/* m0 = 0 starts from 0.845 * mean(|x|) of the first 16 samples. Returns MW_ERR_ARG for a target outside
  * [MW_NOISE_SHIFT_START, MW_NOISE_SHIFT_MAX]. */
 int32_t mw_noise_init(mw_noise_t *s, uint32_t shift_target, uint32_t m0);
 void mw_noise_process(mw_noise_t *s, const int32_t *x, uint32_t n);

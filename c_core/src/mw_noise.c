@@ -14,7 +14,7 @@ int32_t mw_noise_init(mw_noise_t *s, uint32_t shift_target, uint32_t m0)
     s->started = m0 != 0u;
     s->shift = MW_NOISE_SHIFT_START;
     s->target = (uint8_t)shift_target;
-    s->left = (uint32_t)1 << MW_NOISE_SHIFT_START;
+    s->left = s->started ? (uint32_t)1 << MW_NOISE_SHIFT_START : 16u;
     s->reserved = 0u;
     return MW_OK;
 }
@@ -30,6 +30,7 @@ void mw_noise_set_warm(mw_noise_t *s)
 {
     s->shift = s->target;
     s->left = 0u;
+    s->started = 1u;
 }
 
 int32_t mw_noise_is_warm(const mw_noise_t *s)

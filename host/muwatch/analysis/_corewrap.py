@@ -1,0 +1,341 @@
+"""Zero-copy wrappers over the cffi module `muwatch._core` (the fixed-point C core).
+
+numpy arrays go to C through `ffi.from_buffer` (no copy; C-contiguous int32 required, int16
+is widened once); events come back as numpy structured arrays laid out exactly like
+`mw_event_t`. Every parameter is validated here, with a message saying what to change,
+before C sees it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from muwatch._core import ffi, lib
+from muwatch.analysis._design import Q15, Section
+from muwatch.errors import UsageError
+
+DATA_MAX = int(lib.MW_DATA_MAX)
+POLARITIES = {"neg": int(lib.MW_POL_NEG), "pos": int(lib.MW_POL_POS), "both": int(lib.MW_POL_BOTH)}
+EV_TRUNCATED = int(lib.MW_EV_TRUNCATED)
+
+#: numpy view of mw_event_t (offsets taken from the compiled struct)
+EVENT_DTYPE = np.dtype(
+    {
+        "names": ["index", "amplitude", "threshold", "width", "polarity", "flags"],
+        "formats": ["<i8", "<i4", "<i4", "<i2", "i1", "u1"],
+        "offsets": [
+            ffi.offsetof("mw_event_t", f)
+            for f in ("index", "amplitude", "threshold", "width", "polarity", "flags")
+        ],
+        "itemsize": ffi.sizeof("mw_event_t"),
+    }
+)
+
+
+def as_int32(x: Any, name: str = "signal") -> np.ndarray:
+    """A 1-D C-contiguous int32 view of x (int32 passes through without a copy)."""
+    a = np.asarray(x)
+    if a.ndim != 1:
+        raise UsageError(f"{name} must be one channel (1-D), got shape {a.shape}")
+    if a.dtype == np.int32:
+        return np.ascontiguousarray(a)
+    if a.dtype in (np.int16, np.int8, np.uint8, np.uint16):
+        return a.astype(np.int32)
+    raise UsageError(f"{name} must be int16 or int32 samples, got {a.dtype}")
+
+
+def _ptr(ctype: str, a: np.ndarray) -> Any:
+    return ffi.from_buffer(ctype, a, require_writable=False)
+
+
+class BiquadCascade:
+    """A cascade of sections of one kind (all Q15 or all Q31) over int32 or int16 data."""
+
+    def __init__(self, sections: list[Section]) -> None:
+        if not sections:
+            raise UsageError("a biquad cascade needs at least one section")
+        kinds = {s.kind for s in sections}
+        shifts = {s.post_shift for s in sections}
+        if len(kinds) != 1 or len(shifts) != 1:
+            raise UsageError(
+                "a cascade needs one kind and one post_shift; use Chain for mixed sections"
+            )
+        self.kind = kinds.pop()
+        n = len(sections)
+        flat = [c for s in sections for c in s.coeffs]
+        if self.kind == Q15:
+            self._coeffs = ffi.new("int16_t[]", flat)
+            self._state = ffi.new("mw_biq15_state_t[]", n)
+            self._s = ffi.new("mw_biquad_q15_t *")
+            rc = lib.mw_biquad_q15_init(self._s, n, self._coeffs, self._state, shifts.pop())
+        else:
+            self._coeffs = ffi.new("int32_t[]", flat)
+            self._state = ffi.new("mw_biq31_state_t[]", n)
+            self._s = ffi.new("mw_biquad_q31x64_t *")
+            rc = lib.mw_biquad_q31x64_init(self._s, n, self._coeffs, self._state, shifts.pop())
+        if rc != 0:
+            raise UsageError(f"biquad coefficients rejected by the core (code {rc})")
+
+    def process(self, x: Any) -> np.ndarray:
+        """Filter a block; int16 in gives int16 out (Q15 kind only), int32 gives int32."""
+        a = np.asarray(x)
+        if a.ndim != 1:
+            raise UsageError(f"signal must be 1-D, got shape {a.shape}")
+        if a.dtype == np.int16 and self.kind == Q15:
+            a = np.ascontiguousarray(a)
+            out16 = np.empty_like(a)
+            lib.mw_biquad_q15_process_i16(
+                self._s, _ptr("int16_t[]", a), ffi.from_buffer("int16_t[]", out16), a.size
+            )
+            return out16
+        a = as_int32(a)
+        out = np.empty_like(a)
+        fn = lib.mw_biquad_q15_process if self.kind == Q15 else lib.mw_biquad_q31x64_process
+        fn(self._s, _ptr("int32_t[]", a), ffi.from_buffer("int32_t[]", out), a.size)
+        return out
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    """Detector settings in samples (the presets convert from milliseconds)."""
+
+    thr_mult: float  # threshold = median(|d|) * thr_mult (k / 0.6745 for plain detection)
+    ceil_mult: float  # artifact ceiling likewise, 0 = off
+    dead: int
+    align: int
+    pre: int
+    post: int
+    polarity: str = "both"
+    neo: bool = False
+    neo_shift: int = 0
+    blank: int = 0
+
+    def validate(self) -> None:
+        if not (0.0 < self.thr_mult <= 256.0):
+            raise UsageError(f"threshold multiplier {self.thr_mult:g} must be in (0, 256]")
+        if self.ceil_mult and not (self.thr_mult < self.ceil_mult <= 256.0):
+            raise UsageError(
+                f"artifact ceiling {self.ceil_mult:g} must be above the threshold "
+                f"{self.thr_mult:g} and at most 256 (or 0 to disable)"
+            )
+        if self.polarity not in POLARITIES:
+            raise UsageError(f"polarity {self.polarity!r}; choose one of {sorted(POLARITIES)}")
+        if not (1 <= self.dead <= 65535):
+            raise UsageError(f"dead time of {self.dead} samples must be 1..65535")
+        if not (0 <= self.align < self.dead):
+            raise UsageError(
+                f"alignment window ({self.align} samples) must be shorter than the dead time "
+                f"({self.dead} samples)"
+            )
+        if self.pre < 0 or self.post < 0 or self.pre + self.post + 1 > 1024:
+            raise UsageError(f"snippet of {self.pre}+{self.post}+1 samples must be 1..1024")
+        if self.post // self.dead + 1 > int(lib.MW_DETECT_PENDING):
+            raise UsageError(
+                f"snippet tail ({self.post} samples) may be at most "
+                f"{int(lib.MW_DETECT_PENDING) - 1} dead times ({self.dead} samples) long"
+            )
+        if not (0 <= self.neo_shift <= 62) or not (0 <= self.blank < 2**32):
+            raise UsageError("neo_shift must be 0..62 and blank 0..2^32-1")
+
+    def fill(self, c: Any) -> None:
+        self.validate()
+        c.thr_mult_q12 = int(round(self.thr_mult * 4096))
+        c.ceil_mult_q12 = int(round(self.ceil_mult * 4096))
+        c.blank = int(self.blank)
+        c.dead = int(self.dead)
+        c.align = int(self.align)
+        c.pre = int(self.pre)
+        c.post = int(self.post)
+        c.polarity = POLARITIES[self.polarity]
+        c.neo = 1 if self.neo else 0
+        c.neo_shift = int(self.neo_shift)
+
+
+class Chain:
+    """One channel of the detection chain (filters -> noise -> detector) on int32 samples.
+
+    Feed blocks in order with `process`; call `flush` once at the end. Output of any chunking
+    is identical to one call (the C state carries over).
+    """
+
+    def __init__(
+        self,
+        sections: list[Section],
+        det: DetectorParams,
+        *,
+        noise_shift: int,
+        input_shift: int = 0,
+        snippets: bool = True,
+    ) -> None:
+        if len(sections) > int(lib.MW_CHAIN_MAX_SECTIONS):
+            raise UsageError(
+                f"{len(sections)} filter sections; the core runs at most "
+                f"{int(lib.MW_CHAIN_MAX_SECTIONS)}"
+            )
+        if not (int(lib.MW_NOISE_SHIFT_START) <= noise_shift <= int(lib.MW_NOISE_SHIFT_MAX)):
+            raise UsageError(f"noise_shift {noise_shift} outside the core's range")
+        if not (0 <= input_shift <= 16):
+            raise UsageError(f"input_shift {input_shift} must be 0..16")
+        self.sections = list(sections)
+        self.det = det
+        cfg = ffi.new("mw_chain_cfg_t *")
+        for k, s in enumerate(sections):
+            for j, v in enumerate(s.coeffs):
+                cfg.coeffs[k][j] = v
+            cfg.post_shift[k] = s.post_shift
+            cfg.kind[k] = s.kind
+        cfg.n_sections = len(sections)
+        cfg.input_shift = input_shift
+        cfg.noise_shift = noise_shift
+        det.fill(cfg.det)
+        rc = lib.mw_chain_cfg_check(cfg)
+        if rc != 0:
+            raise UsageError(f"detection chain configuration rejected by the core (code {rc})")
+        self.cfg = cfg
+        self.snip_len = det.pre + det.post + 1
+        self._ring: Any = ffi.NULL
+        ring_len = 0
+        if snippets:
+            ring_len = 1 << max(1, (self.snip_len - 1).bit_length())
+            self._ring = ffi.new("int32_t[]", ring_len)
+        self._ch = ffi.new("mw_chain_t *")
+        rc = lib.mw_chain_init(self._ch, cfg, self._ring, ring_len)
+        if rc != 0:
+            raise UsageError(f"detection chain rejected by the core (code {rc})")
+        self.snippets = snippets
+
+    def settle(self, x0: int) -> None:
+        lib.mw_chain_settle(self._ch, self.cfg, int(np.clip(x0, -DATA_MAX, DATA_MAX)))
+
+    def prime(self, x: Any) -> None:
+        """Learn the noise level on x (the start of the recording), then restart at sample 0."""
+        a = as_int32(x)
+        work = np.empty_like(a)
+        lib.mw_chain_prime(
+            self._ch, self.cfg, _ptr("int32_t[]", a), ffi.from_buffer("int32_t[]", work), a.size
+        )
+
+    def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        ev = np.zeros(n, dtype=EVENT_DTYPE)
+        sn = np.zeros((n, self.snip_len) if self.snippets else (0, self.snip_len), np.int32)
+        return ev, sn
+
+    def process(self, x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Filter and detect one block: (events, snippets, filtered samples)."""
+        a = as_int32(x)
+        out = np.empty_like(a)
+        cap = int(lib.mw_detect_max_events(ffi.addressof(self.cfg, "det"), a.size))
+        ev, sn = self._buffers(cap)
+        n = lib.mw_chain_process(
+            self._ch,
+            self.cfg,
+            _ptr("int32_t[]", a),
+            ffi.from_buffer("int32_t[]", out),
+            a.size,
+            ffi.from_buffer("mw_event_t[]", ev),
+            cap,
+            ffi.from_buffer("int32_t[]", sn) if self.snippets else ffi.NULL,
+        )
+        return ev[:n].copy(), sn[:n].copy(), out
+
+    def flush(self) -> tuple[np.ndarray, np.ndarray]:
+        ev, sn = self._buffers(int(lib.MW_DETECT_PENDING) + 1)
+        n = lib.mw_chain_flush(
+            self._ch,
+            self.cfg,
+            ffi.from_buffer("mw_event_t[]", ev),
+            len(ev),
+            ffi.from_buffer("int32_t[]", sn) if self.snippets else ffi.NULL,
+        )
+        return ev[:n].copy(), sn[:n].copy()
+
+    @property
+    def noise_median(self) -> int:
+        return int(self._ch.noise.m)
+
+    @property
+    def counters(self) -> dict[str, int]:
+        d = self._ch.det
+        return {
+            "events": int(d.n_events),
+            "rejected": int(d.n_rejected),
+            "dropped": int(d.n_dropped),
+            "unsearched": int(d.n_warmup),
+        }
+
+    @staticmethod
+    def state_bytes() -> int:
+        """Per-channel state of this build (sizeof mw_chain_t, host ABI)."""
+        return int(ffi.sizeof("mw_chain_t"))
+
+
+@dataclass(frozen=True)
+class SortParams:
+    max_units: int = 12
+    max_shift: int = 2
+    update_shift: int = 4
+    accept: float = 3.0
+    allow_new: bool = True
+
+    def fill(self, c: Any, length: int, dist_shift: int) -> None:
+        if not (1 <= self.max_units <= int(lib.MW_SORT_MAX_UNITS)):
+            raise UsageError(f"max_units must be 1..{int(lib.MW_SORT_MAX_UNITS)}")
+        if not (0 <= self.max_shift and 4 * self.max_shift < length):
+            raise UsageError(
+                f"alignment search of {self.max_shift} samples too long for {length}-sample snippets"
+            )
+        if not (0 < self.accept <= 256) or not (0 <= self.update_shift <= 16):
+            raise UsageError("accept must be in (0, 256] and update_shift 0..16")
+        c.len = length
+        c.max_units = self.max_units
+        c.max_shift = self.max_shift
+        c.update_shift = self.update_shift
+        c.allow_new = 1 if self.allow_new else 0
+        c.dist_shift = dist_shift
+        c.accept_q8 = max(1, int(round(self.accept * 256)))
+
+
+def sort_snippets(
+    snippets: np.ndarray,
+    noise_sigma: float,
+    params: SortParams,
+    templates: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run mw_sort over snippets (n x L int32): (units, shifts, dists, templates)."""
+    sn = np.ascontiguousarray(snippets, dtype=np.int32)
+    if sn.ndim != 2 or sn.shape[1] < 4:
+        raise UsageError(f"snippets must be an (n, L>=4) array, got shape {sn.shape}")
+    n, length = sn.shape
+    sigma = max(float(noise_sigma), 1.0)
+    dist_shift = max(0, int(np.floor(np.log2(sigma))) - 8)
+    var = int(min((sigma / 2**dist_shift) ** 2, float(lib.MW_SORT_MAX_NOISE_VAR)))
+    cfg = ffi.new("mw_sort_cfg_t *")
+    params.fill(cfg, length, dist_shift)
+    tm = np.zeros((params.max_units, length), np.int32)
+    n0 = 0
+    if templates is not None and len(templates):
+        t = np.asarray(templates)
+        if t.shape[1] != length or t.shape[0] > params.max_units:
+            raise UsageError(f"templates of shape {t.shape} do not fit snippets of length {length}")
+        n0 = t.shape[0]
+        tm[:n0] = np.clip(np.round(t), -DATA_MAX, DATA_MAX).astype(np.int32)
+    s = ffi.new("mw_sort_t *")
+    if lib.mw_sort_init(s, cfg, ffi.from_buffer("int32_t[]", tm), n0) != 0:
+        raise UsageError("template sorter configuration rejected by the core")
+    units = np.empty(n, np.int32)
+    shifts = np.empty(n, np.int32)
+    dists = np.empty(n, np.uint64)
+    lib.mw_sort_process(
+        s,
+        cfg,
+        _ptr("int32_t[]", sn),
+        n,
+        var,
+        ffi.from_buffer("int32_t[]", units),
+        ffi.from_buffer("int32_t[]", shifts),
+        ffi.from_buffer("uint64_t[]", dists),
+    )
+    return units, shifts, dists, tm[: int(s.n_units)].copy()
