@@ -1,0 +1,1 @@
+"""Analog front-ends. The ADS1299 is the one muwatch boards carry."""

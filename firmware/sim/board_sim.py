@@ -1,0 +1,95 @@
+"""The simulated XIAO ESP32S3 board: the real board file over the machine shim, plus the
+simulated world's clock and the task that delivers its hardware events. Never deployed.
+
+Environment (set by `muwatch sim-device` or a test): MUWATCH_SIM_SIGNAL (signal stem),
+MUWATCH_SIM_RING_BYTES, MUWATCH_SIM_TIME=virtual, MUWATCH_SIM_SCENARIO, MUWATCH_SIM_STATS,
+MUWATCH_SIM_IMPEDANCE_KOHM, MUWATCH_SIM_UID, MUWATCH_SIM_BATTERY_MV.
+"""
+
+import os
+
+import asyncio
+import simenv
+from ads1299_model import ADS1299, Source
+from boards.xiao_esp32s3 import PINS
+from boards.xiao_esp32s3 import Board as Xiao
+
+_PERIOD = simenv.TICKS_PERIOD
+_HALF = _PERIOD >> 1
+_MASK = _PERIOD - 1
+
+
+def _ticks_diff(a: int, b: int) -> int:
+    """time.ticks_diff for a clock that wraps at 2**30 (the ESP32's), not the unix port's."""
+    return ((a - b + _HALF) & _MASK) - _HALF
+
+
+class SimBoard(Xiao):
+    NAME = "sim-xiao-esp32s3"
+
+    def __init__(self) -> None:
+        world = simenv.world
+        self.world = world
+        stem = os.getenv("MUWATCH_SIM_SIGNAL") or None
+        chip = ADS1299(
+            world,
+            sck=PINS["SPI_SCK"],
+            mosi=PINS["SPI_MOSI"],
+            miso=PINS["SPI_MISO"],
+            cs=PINS["AFE_CS"],
+            drdy=PINS["AFE_DRDY"],
+            start=PINS["AFE_START"],
+            reset=PINS["AFE_RESET"],
+            pwdn=PINS["AFE_PWDN"],
+            source=Source(stem),
+        )
+        kohm = os.getenv("MUWATCH_SIM_IMPEDANCE_KOHM")
+        if kohm:
+            chip.impedance_ohm = [int(float(kohm) * 1000)] * 8
+        self.chip = chip
+        world.adc_pin = PINS["BATTERY_ADC"]
+        super().__init__()
+        self.ticks_us = world.ticks_us
+        self.ticks_ms = world.ticks_ms
+        self.ticks_diff = _ticks_diff
+        ring = os.getenv("MUWATCH_SIM_RING_BYTES")
+        if ring:
+            self.RING_BYTES = int(ring)
+        self._last_stats = 0
+
+    def sleep_us(self, us: int) -> None:
+        self.world.sleep_us(us)
+
+    def sleep_ms(self, ms: int) -> None:
+        self.world.sleep_us(ms * 1000)
+
+    def tasks(self, device) -> list:
+        return [self._deliver()]
+
+    async def _deliver(self) -> None:
+        """Hardware events (DRDY, trigger, timers) delivered about every millisecond."""
+        world = self.world
+        while True:
+            world.pump()
+            await asyncio.sleep_ms(1)
+
+    def stats(self, dev) -> None:
+        """Heap and stream counters for benchmarks, in a file (never on the port)."""
+        if not simenv.world.stats_path:
+            return
+        import gc
+
+        fr = dev.framer
+        simenv.write_stats(
+            {
+                "heap_high_water": dev.heap_high_water,
+                "heap_total": gc.mem_alloc() + gc.mem_free(),
+                "ring_bytes": dev.sampler.ring_bytes,
+                "frames_live": fr.frames_live,
+                "frames_resent": fr.frames_resent,
+                "lost_missed": dev.sampler.lost,
+                "lost_ring": fr.ring_lost,
+                "streaming": dev.streaming,
+                "next_index": dev.sampler.w_idx,
+            }
+        )
