@@ -10,6 +10,11 @@ Small public API (everything deterministic for a given seed):
     codes = sim.to_ads1299_codes(rec.data, gain=24)       # (samples, 8) int32
     sim.write_signal_source("out/adm", codes, rec.fs, {"gain": 24, "channels": rec.channels})
 
+    sim.simulate("guided-session", seed=3)               # scenario presets by name (sim.describe())
+    sim.simulate_cmap(pool); sim.simulate_cmap_scan(pool); sim.degeneration_series()
+    sim.simulate_session(pool, [sim.Rest(5), sim.MVC(3), sim.Steady(20, 10), sim.Stimuli(5)])
+    sim.write_bdf(rec, "out/adm.bdf")                     # BDF+ with annotations + _truth.json
+
 See docs/simulator.md for the model, its parameters and their sources.
 """
 
@@ -25,6 +30,15 @@ from muwatch.sim.ads1299 import (
     write_signal_source,
 )
 from muwatch.sim.emg import simulate_emg
+from muwatch.sim.evoked import (
+    CmapScan,
+    cmap_measures,
+    cmap_waveform,
+    degeneration_series,
+    fire_probability,
+    simulate_cmap_scan,
+)
+from muwatch.sim.export import truth_path, write_bdf
 from muwatch.sim.force import ForceProfile, graded, mvc, ramp, rest, steady, trapezoid
 from muwatch.sim.layout import Electrode, Layout, make_layout
 from muwatch.sim.muscles import Muscle, muscle, muscle_names
@@ -32,22 +46,48 @@ from muwatch.sim.noise import CLEAN, NoiseConfig
 from muwatch.sim.pool import MotorUnitPool, age_pool, make_pool, myopathic_pool
 from muwatch.sim.recording import Annotation, Recording, read_truth, write_truth
 from muwatch.sim.scenarios import Scenario, describe, get_scenario, scenario_names, simulate
+from muwatch.sim.session import (
+    GUIDED_SCHEDULE,
+    MUNIX_SCHEDULE,
+    MVC,
+    Ramp,
+    Rest,
+    Scan,
+    Steady,
+    Stimuli,
+    simulate_cmap,
+    simulate_repeats,
+    simulate_session,
+)
 
 __all__ = [
     "CLEAN",
+    "GUIDED_SCHEDULE",
+    "MUNIX_SCHEDULE",
+    "MVC",
     "Annotation",
+    "CmapScan",
     "Electrode",
     "ForceProfile",
     "Layout",
     "MotorUnitPool",
     "Muscle",
     "NoiseConfig",
+    "Ramp",
     "Recording",
-    "Scenario",
+    "Rest",
     "SaturationWarning",
+    "Scan",
+    "Scenario",
     "SignalSource",
+    "Steady",
+    "Stimuli",
     "age_pool",
+    "cmap_measures",
+    "cmap_waveform",
+    "degeneration_series",
     "describe",
+    "fire_probability",
     "from_ads1299_codes",
     "get_scenario",
     "graded",
@@ -64,10 +104,16 @@ __all__ = [
     "rest",
     "scenario_names",
     "simulate",
+    "simulate_cmap",
+    "simulate_cmap_scan",
     "simulate_emg",
+    "simulate_repeats",
+    "simulate_session",
     "steady",
     "to_ads1299_codes",
     "trapezoid",
+    "truth_path",
+    "write_bdf",
     "write_signal_source",
     "write_truth",
 ]

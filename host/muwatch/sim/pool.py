@@ -24,6 +24,11 @@ PFR1_HZ = 35.0  # peak rate of the first unit
 PFRD_HZ = 10.0  # peak-rate difference first to last unit
 R0_MM = 6.0  # surface attenuation scale: g(r) = 1 / (1 + (r/R0)^2)
 MUAP_BIPHASIC = 0.9  # Hermite-Rodriguez HR1 weight of a typical belly-tendon S-MUP
+# Per-unit spread of S-MUP width (log SD) and of distal latency beyond the axon-velocity
+# gradient (terminal branches, end-plate position). Together they set the CMAP's phase
+# cancellation (1 − CMAP / Σ S-MUP) to ≈ 25 %, see docs/simulator.md.
+WIDTH_LOG_SD = 0.25
+LATENCY_SD_S = 0.3e-3
 
 
 def surface_gain(r_mm: np.ndarray | float) -> np.ndarray:
@@ -163,7 +168,7 @@ def make_pool(
     if variability == "physiological":
         lateral = rng.uniform(-m.width_mm / 2, m.width_mm / 2, n)
         depth = rng.uniform(*m.depth_mm, n)
-        width = m.muap_width_s * np.exp(rng.normal(0.0, 0.1, n))
+        width = m.muap_width_s * np.exp(rng.normal(0.0, WIDTH_LOG_SD, n))
         shape_b = np.clip(MUAP_BIPHASIC + rng.normal(0.0, 0.15, n), 0.4, 1.4)
     else:
         lateral = np.zeros(n)
@@ -182,7 +187,7 @@ def make_pool(
     cv = np.interp(i, [1, n], m.axon_cv_m_s) if n > 1 else np.full(1, m.axon_cv_m_s[1])
     latency = m.nmj_delay_s + m.conduction_mm * 1e-3 / cv
     if variability == "physiological":
-        latency = latency + rng.normal(0.0, 0.05e-3, n)
+        latency = latency + rng.normal(0.0, LATENCY_SD_S, n)
     else:
         latency = np.full(n, float(np.mean(latency)))
     thr_mean, thr_sd = m.stim_threshold_ma

@@ -207,25 +207,36 @@ def simulate(
     seconds: float | None = None,
     fs: float | None = None,
     seed: int = 0,
+    pool_seed: int | None = None,
+    shift_mm: float = 0.0,
     **overrides: Any,
 ) -> Recording:
-    """Run a scenario preset (or a Scenario) and return its Recording with ground truth."""
+    """Run a scenario preset (or a Scenario) and return its Recording with ground truth.
+
+    `seed` drives firing, noise and everything random in the recording; the subject's pool is
+    built from `pool_seed` (default: `seed`), so one subject can be recorded many times.
+    `shift_mm` moves the electrodes sideways (re-application between sessions).
+    """
     s = with_overrides(get_scenario(scenario), **overrides)
     seconds = s.seconds if seconds is None else float(seconds)
     fs = s.fs if fs is None else float(fs)
     if s.kind == "voluntary":
         from muwatch.sim.emg import simulate_emg
+        from muwatch.sim.layout import make_layout
+        from muwatch.sim.muscles import muscle
 
         return simulate_emg(
-            s.pool(seed),
+            s.pool(seed if pool_seed is None else pool_seed),
             s.force_profile(seconds),
             seconds=seconds,
             fs=fs,
-            layout=s.layout,
+            layout=make_layout(s.layout, muscle(s.muscle), shift_mm=shift_mm),
             noise=s.noise,
             seed=seed,
             scenario=s.name,
         )
     if s.kind not in _RUNNERS:
         raise UsageError(f"scenario kind {s.kind!r} has no runner")
-    return _RUNNERS[s.kind](s, seconds=seconds, fs=fs, seed=seed)
+    return _RUNNERS[s.kind](
+        s, seconds=seconds, fs=fs, seed=seed, pool_seed=pool_seed, shift_mm=shift_mm
+    )
