@@ -305,7 +305,8 @@ class DeviceStatus:
     @classmethod
     def decode(cls, body: bytes) -> DeviceStatus:
         _need(body, 30, "GET_STATUS")
-        return cls(*struct.unpack_from(cls._FMT, body), config=Config.decode(body[25:]))
+        v = struct.unpack_from(cls._FMT, body)
+        return cls(*v[:11], config=Config.decode(body[25:]))  # type: ignore[misc]
 
 
 @dataclass(frozen=True, slots=True)

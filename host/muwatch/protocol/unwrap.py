@@ -53,7 +53,8 @@ class SeqCounter:
 
     `expect` is the first sequence number of the link (0 at connection start per the
     protocol; None when joining a link already running). A value behind the expected one
-    is counted in `out_of_order` and does not move the expectation.
+    is counted in `out_of_order` and does not move the expectation (nor is it taken back
+    from `lost`: a late frame was still missing when its hole was seen).
     """
 
     def __init__(self, expect: int | None = 0, bits: int = 16) -> None:
