@@ -267,3 +267,42 @@ def test_cross_compiled_module(tmp_path: Path) -> None:
     results = _run_vectors(mp, extra_path=[tmp_path])
     failed = {k: v for k, v in results.items() if v}
     assert not failed and len(results) == len(_vector_names())
+
+
+def test_parser_survives_random_input(micropython: MicroPython) -> None:
+    """Random bytes and random BLE writes: no exception, every byte accounted for."""
+    out = micropython.run(
+        """
+        import random
+        from muwatch_fw import protocol as P
+        random.seed(7)
+        total = frames = repl = bad = 0
+        ok = True
+        for case in range(300):
+            n = random.getrandbits(9)
+            data = bytes(random.choice((0xA5, 0x5A, 1, 4, 3, 13, random.getrandbits(8))) for _ in range(n))
+            p = P.RequestParser()
+            fbytes = 0
+            for b in data:
+                ev = p.feed_byte(b)
+                while ev != P.EV_NONE:
+                    if ev == P.EV_FRAME:
+                        frames += 1
+                        fbytes += p.body_len + 10
+                    elif ev == P.EV_REPL:
+                        repl += 1
+                    ev = p.next()
+            if p.garbage_bytes + fbytes + p.pending() != n:
+                ok = False
+            total += n
+            w = bytes(random.getrandbits(8) for _ in range(random.getrandbits(8)))
+            if p.parse_frame(w, len(w)) == P.EV_BAD_FRAME:
+                bad += 1
+                if p.request_id != 0xFFFF or not P.error_text(p.error):
+                    ok = False
+        print(ok, total > 50000, repl > 10, bad)
+        """
+    )
+    ok, enough, repl, bad = out.split()
+    assert ok == "True" and enough == "True" and repl == "True"
+    assert int(bad) == 300  # a random write is never a valid request
