@@ -201,15 +201,22 @@ def _find_gaps(covered: np.ndarray, gap_records: list[dict[str, Any]]) -> list[G
 
 
 def _annotations(scan: jr.JournalScan, n_total: int) -> list[Annotation]:
+    """ANNOT records (a later record with the same id replaces an earlier one: a phase is
+    written when it begins and again with its duration when it ends) and LINK records."""
+    by_id: dict[Any, dict[str, Any]] = {}
+    for k, a in enumerate(scan.of_kind(jr.ANNOT)):
+        by_id[a.get("id", ("anon", k))] = a
     out = []
-    for a in scan.of_kind(jr.ANNOT):
+    for a in by_id.values():
         try:
-            index = int(a["index"])
+            index = max(int(a["index"]), 0)
             duration = int(a.get("duration") or 0)
             text = str(a["text"])
         except (KeyError, TypeError, ValueError):
             continue
-        out.append(Annotation(max(index, 0), max(duration, 0), text, str(a.get("kind", "note"))))
+        if a.get("open"):  # a phase the recording ended in: it lasts until the end
+            duration = max(0, n_total - index)
+        out.append(Annotation(index, max(duration, 0), text, str(a.get("kind", "note"))))
     for rec in scan.of_kind(jr.LINK):
         try:
             index = int(rec["index"])
