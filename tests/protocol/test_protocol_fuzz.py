@@ -231,3 +231,32 @@ def test_request_streams_for_a_device_side_decoder() -> None:
     _check_invariants(stream, frames, dec, accept=HOST_TYPES)
     assert [f.encode() for f in frames] == reqs
     assert dec.false_syncs == 1  # the EVENT header is not a host->device type
+
+
+def test_long_mutated_streams() -> None:
+    """Longer streams and heavier damage than the hypothesis cases, from fixed seeds."""
+    delivered = crc = false = 0
+    for seed in range(150):
+        rng = random.Random(seed)
+        originals = _device_frames(rng, rng.randint(50, 200))
+        stream = b"".join(SYNC + f for f in originals)
+        mutated, damaged = _mutate(rng, stream, rng.randint(1, 40))
+        cuts = [rng.randint(1, 2000) for _ in range(rng.randint(0, 60))]
+        frames, dec = _decode(mutated, cuts)
+        _check_invariants(mutated, frames, dec)
+        delivered += len(frames)
+        crc += dec.crc_errors
+        false += dec.false_syncs
+        spans = [(f.offset, f.offset + 2 + len(f.encode())) for f in frames]
+        got = {f.offset for f in frames}
+        pos = 0
+        for raw in originals:
+            unit = SYNC + raw
+            at = mutated.find(unit, pos)
+            if at < 0:
+                continue
+            pos = at + 1
+            if any(a < at + len(unit) and at < b for a, b in damaged) or at in got:
+                continue
+            assert any(a < at + len(unit) and at < b for a, b in spans), (seed, at)
+    assert delivered > 10000 and crc > 200 and false > 100
