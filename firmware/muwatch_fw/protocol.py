@@ -73,6 +73,10 @@ import time
 import micropython
 from micropython import const
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # viper's built-in pointer types, for type checkers only
+    from _mpy_shed._mpy_builtins import ptr8, uint
+
 # Versions and frame types (section 1).
 VERSION = const(1)
 T_DATA = const(0x01)
