@@ -334,3 +334,17 @@ def test_stream_to_assembler_end_to_end() -> None:
     assert dec.crc_errors == 1 and dec.garbage_bytes == 5 + len(bad)
     assert asm.missing() == [(27, 36)] and asm.duplicate_frames == 1 and asm.lost_frames == 1
     assert asm.out_of_order_frames == 1  # the duplicate's seq is behind
+
+
+def test_volts_scaling() -> None:
+    from muwatch.protocol import volts_per_code
+
+    f = DataFrame(0, 0x18, 0, 0x01, 0, 0, np.array([[(1 << 23) - 1], [-(1 << 23)]], np.int32))
+    v = f.volts(gain=1)
+    assert v[1, 0] == pytest.approx(-4.5) and v[0, 0] == pytest.approx(4.5, rel=1e-6)
+    assert volts_per_code(24) == pytest.approx(9.0 / 24 / 2**24)
+    f16 = DataFrame(0, 0x10, 0, 0x01, 0, 0, np.array([[-(1 << 15)]], np.int32))
+    assert f16.volts(gain=24)[0, 0] == pytest.approx(-4.5 / 24)
+    assert np.array_equal(f16.codes24(), [[-(1 << 23)]])
+    with pytest.raises(ValueError, match="gain 5"):
+        volts_per_code(5)

@@ -66,6 +66,7 @@ from .constants import (
     mask_of,
     payload_efficiency,
     samples_per_frame,
+    volts_per_code,
 )
 from .errors import ProtocolError, RequestError, RequestFailed
 from .frames import (
@@ -204,4 +205,5 @@ __all__ = [
     "samples_per_frame",
     "serial_frame",
     "unpack_samples",
+    "volts_per_code",
 ]

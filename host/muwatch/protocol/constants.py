@@ -160,6 +160,15 @@ def payload_efficiency(att_mtu: int, n_channels: int, fmt: int = Format.S24) -> 
     return payload / (payload + DATA_OVERHEAD)
 
 
+def volts_per_code(gain: int, vref: float = VREF_VOLTS, fmt: int = Format.S24) -> float:
+    """Scale of a sample code in volts at the electrodes: 2 Vref / gain / 2**24 (x256 for
+    16-bit frames), per section 2."""
+    if gain not in GAINS:
+        raise ValueError(f"gain {gain} is not an ADS1299 PGA gain {list(GAINS)}")
+    lsb = 2.0 * vref / gain / (1 << 24)
+    return lsb * 256 if fmt == Format.S16 else lsb
+
+
 def channels_of(mask: int) -> tuple[int, ...]:
     """1-based channel numbers present in a channel mask."""
     return _CHANNELS[mask & 0xFF]

@@ -35,12 +35,14 @@ from .constants import (
     MAX_SAMPLES,
     PROTOCOL_VERSION,
     SYNC,
+    VREF_VOLTS,
     Flag,
     Format,
     FrameType,
     Opcode,
     Status,
     channels_of,
+    volts_per_code,
 )
 from .errors import ProtocolError, RequestFailed
 
@@ -158,6 +160,10 @@ class DataFrame:
         if self.fmt == Format.S16:
             return self.samples.astype(np.int32) << 8
         return self.samples
+
+    def volts(self, gain: int, vref: float = VREF_VOLTS) -> np.ndarray:
+        """Samples in volts at the electrodes (float64), for this PGA gain and Vref."""
+        return self.samples * volts_per_code(gain, vref, self.fmt)
 
     def encode(self) -> bytes:
         return encode_data(
