@@ -62,7 +62,7 @@ def _i32le_to_be24(dst, doff: int, src, soff: int, n: int):
 class Source:
     """The signal played into the electrode inputs, one sample per conversion, looped."""
 
-    CHUNK = 256
+    CHUNK = 64
 
     def __init__(self, stem=None) -> None:
         self.stem = stem
@@ -74,6 +74,9 @@ class Source:
             self.n = int(meta["n_samples"])
             self.gain = int(meta.get("gain", 24))
             self.fs = meta.get("fs")
+            fs = float(self.fs or 0)
+            # stimulator sync pulses (seconds) -> source positions where the trigger rises
+            self.triggers = set(int(float(t) * fs + 0.5) for t in meta.get("triggers", ())) if fs else set()
             self._f = open(stem + ".i32", "rb")
             self._buf = bytearray(self.CHUNK * self.n_ch * 4)
             self._have = 0
@@ -83,6 +86,7 @@ class Source:
             self.n = 1 << 30
             self.gain = 24
             self.fs = None
+            self.triggers = set()
             self._f = None
         self.codes = [0] * 8
         self.raw = bytearray(24)  # big-endian 24-bit codes of the current sample
@@ -174,6 +178,7 @@ class ADS1299:
         self._rreg = -1
         self._rreg_left = 0
         self._noise = 0x1234
+        self._trig = False
         # counters
         self.conversions = 0
         self.missed = 0
@@ -250,8 +255,21 @@ class ADS1299:
             return -1
         return self._due(self.k)
 
+    def _triggers(self) -> None:
+        """The trigger input rises just before the conversion at a trigger position of the
+        source (so the firmware stamps it with that conversion's index) and falls one later."""
+        src = self.source
+        if src.triggers:
+            hit = src.pos in src.triggers
+            if hit:
+                self.world.set_input(self.world.trigger_gpio(), 1)
+            elif self._trig:
+                self.world.set_input(self.world.trigger_gpio(), 0)
+            self._trig = hit
+
     def skip(self) -> None:
         """A conversion nobody read before the next one: its data is overwritten."""
+        self._triggers()
         self.k += 1
         self.missed += 1
         self.conversions += 1
@@ -260,6 +278,7 @@ class ADS1299:
 
     def convert(self) -> None:
         """Conversion k is ready: fill the output register and pull DRDY low."""
+        self._triggers()
         self._fill(self.k)
         self.k += 1
         self.conversions += 1

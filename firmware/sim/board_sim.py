@@ -6,7 +6,11 @@ MUWATCH_SIM_RING_BYTES, MUWATCH_SIM_TIME=virtual, MUWATCH_SIM_SCENARIO, MUWATCH_
 MUWATCH_SIM_IMPEDANCE_KOHM, MUWATCH_SIM_UID, MUWATCH_SIM_BATTERY_MV.
 """
 
+import gc
 import os
+
+gc.collect()
+_HEAP_BEFORE_SIM = gc.mem_alloc()
 
 import asyncio
 import simenv
@@ -56,6 +60,9 @@ class SimBoard(Xiao):
         if ring:
             self.RING_BYTES = int(ring)
         self._last_stats = 0
+        gc.collect()
+        # heap the simulation itself holds (shims, model, source buffer): not device memory
+        self.sim_overhead = gc.mem_alloc() - _HEAP_BEFORE_SIM
 
     def sleep_us(self, us: int) -> None:
         self.world.sleep_us(us)
@@ -83,6 +90,7 @@ class SimBoard(Xiao):
         simenv.write_stats(
             {
                 "heap_high_water": dev.heap_high_water,
+                "sim_overhead": self.sim_overhead,
                 "heap_total": gc.mem_alloc() + gc.mem_free(),
                 "ring_bytes": dev.sampler.ring_bytes,
                 "frames_live": fr.frames_live,

@@ -195,7 +195,14 @@ class World:
         self._irq_time = tm[3] - (tm[2] if tm[1] else 0)
         try:
             if tm[4] is not None:
-                tm[4](tm[0])
+                if self.heap_locked:
+                    micropython.heap_lock()
+                    try:
+                        tm[4](tm[0])
+                    finally:
+                        micropython.heap_unlock()
+                else:
+                    tm[4](tm[0])
         finally:
             self._irq_time = -1
 
@@ -233,11 +240,14 @@ class World:
         old = pin._level
         pin._level = level
         if old != level:
-            self._irq_time = self.now + self.irq_latency_us
+            nested = self._irq_time >= 0  # inside another delivery: keep its time
+            if not nested:
+                self._irq_time = self.now + self.irq_latency_us
             try:
                 self.edge(pin, old, level)
             finally:
-                self._irq_time = -1
+                if not nested:
+                    self._irq_time = -1
 
     # -- analog ---------------------------------------------------------------------
     def pin_mv(self, gpio: int) -> int:

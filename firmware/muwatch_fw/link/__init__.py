@@ -7,14 +7,16 @@ A link is one of: `serial.SerialLink` (USB-CDC/UART stdio, always present) and
 How a link talks to the device (muwatch_fw.device.Device), all calls allocation-free:
 
 Receiving
-    Every received request frame goes to ``device.on_request(link, buf, off, n)``:
-    buf[off:off+n] is one request frame without the serial sync bytes (BLE: one ATT
-    write to Control; serial: what protocol.RequestParser delimited). The device checks
-    it (protocol.RequestParser.parse_frame on BLE) and answers with exactly one RESPONSE
-    queued on the same link. A serial link that parses with protocol.RequestParser
-    itself hands over parsed frames with ``device.on_parsed(link, parser)`` instead
-    (EV_FRAME and EV_BAD_FRAME). Bytes that are not frames are counted by the link's
-    parser; ``link.bad_requests()`` is what GET_STATUS reports.
+    BLE: every write to Control goes to ``device.on_request(link, buf, off, n)``:
+    buf[off:off+n] is one request frame. The device checks it with the link's own
+    ``link.parser`` (a protocol.RequestParser the link creates; parse_frame) and answers
+    with exactly one RESPONSE queued on the same link (BAD_FRAME for a malformed write).
+    Serial: the link runs protocol.RequestParser.feed over the byte stream itself and hands
+    each EV_FRAME / EV_BAD_FRAME to ``device.on_parsed(link, parser)``.
+    Either way a link hands over a request only while ``link.responses.free() > 0``
+    (otherwise it keeps the request, or stops reading, until a response has been sent), so
+    no response is ever dropped. ``link.bad_requests()`` (usually
+    ``parser.bad_requests()``) is what GET_STATUS reports.
 
 Sending (never dropped, never reordered)
     A link owns three FrameQueues of preallocated slots: ``events``, ``responses`` and
@@ -54,6 +56,13 @@ Connection and security state
     ``link.enter_repl()`` leaves the protocol for the MicroPython REPL: True on serial
     (after the ENTER_REPL response is sent), False on BLE (the device answers
     UNSUPPORTED).
+
+Device facts a link may publish (BLE Info characteristic, DIS, Battery Service)
+    ``device.info_body(link, buf, off) -> end`` writes the GET_INFO response body;
+    ``device.name`` ("muw-XXXX" unless configured), ``device.serial_number``,
+    ``device.fw_version``, ``device.board.NAME``, ``device.board.HW_REVISION``,
+    ``device.battery_pct`` / ``device.battery_mv`` (updated every second),
+    ``device.config.path`` (the flash root is its folder: bond keys go beside it).
 
 Starting links (main.py)
     ``make_links(device)`` returns [SerialLink] plus a BleLink when ``import bluetooth``

@@ -1,0 +1,30 @@
+"""Boot of the simulated board (what the ESP32 port does at reset): run boot.py then main.py
+from the flash root (the working directory, where `make deploy` puts them), falling back to
+the firmware tree. The launcher passes `-i`, so the REPL follows when main.py returns.
+"""
+
+import os
+
+
+def _find(name):
+    for d in ("", os.getenv("MUWATCH_FIRMWARE_DIR") or ""):
+        p = d + "/" + name if d else name
+        try:
+            os.stat(p)
+            return p
+        except OSError:
+            pass
+    return None
+
+
+def _run(path):
+    with open(path) as f:
+        src = f.read()
+    exec(src, {"__name__": "__main__", "__file__": path})
+
+
+for _name in ("boot.py", "main.py"):
+    _p = _find(_name)
+    if _p:
+        _run(_p)
+del _name, _p
