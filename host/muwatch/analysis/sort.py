@@ -31,6 +31,10 @@ class SortResult:
     templates: np.ndarray  # (n_units, L) in the signal's unit
     counts: np.ndarray  # spikes per unit
     shifts: np.ndarray  # alignment shift per event (samples)
+    index: np.ndarray  # per event: sample index aligned to its unit template's extremum
+
+    def times(self, fs: float) -> np.ndarray:
+        return self.index / fs
 
     @property
     def n_units(self) -> int:
@@ -72,11 +76,13 @@ def sort_spikes(
     n = len(result.events)
     if n == 0:
         empty = np.zeros((0, sn.shape[1] if sn.ndim == 2 else 0))
-        return SortResult(np.zeros(0, np.int32), empty, np.zeros(0, int), np.zeros(0, np.int32))
+        z = np.zeros(0, np.int32)
+        return SortResult(z, empty, np.zeros(0, int), z, np.zeros(0, np.int64))
     if sn.shape[0] != n:
         raise UsageError("the detection result has no snippets to sort")
-    if max_shift is None:
-        max_shift = max(1, min(int(round(0.2e-3 * result.fs)), (sn.shape[1] - 1) // 4))
+    if max_shift is None:  # the detector's alignment window: a unit's events realign to one phase
+        align = int(round(result.preset.align_ms * result.fs / 1000.0))
+        max_shift = max(1, min(align, (sn.shape[1] - 1) // 4))
     if min_spikes is None:
         min_spikes = max(3, int(0.005 * n))
     sigma = max(result.noise_sigma * result.scale, 1.0)
@@ -95,7 +101,13 @@ def sort_spikes(
     if not templates:
         none = np.full(n, -1, np.int32)
         result.events["unit"] = none
-        return SortResult(none, np.zeros((0, sn.shape[1])), np.zeros(0, int), np.zeros(n, np.int32))
+        return SortResult(
+            none,
+            np.zeros((0, sn.shape[1])),
+            np.zeros(0, int),
+            np.zeros(n, np.int32),
+            result.events["index"].copy(),
+        )
     frozen = SortParams(
         max_units=max(len(templates), 1),
         max_shift=max_shift,
@@ -114,5 +126,11 @@ def sort_spikes(
         counts.append(int(members.sum()))
     labels = np.where(units >= 0, remap[np.maximum(units, 0)], -1).astype(np.int32)
     result.events["unit"] = labels
-    tmpl = np.array(final).reshape(len(final), sn.shape[1]) / result.scale
-    return SortResult(labels, tmpl, np.array(counts, int), shifts)
+    tmpl = np.array(final).reshape(len(final), sn.shape[1])
+    # each unit's events move to the extremum of its template (one phase for the whole train)
+    index = result.events["core_index"].astype(np.int64).copy()
+    if len(final):
+        peak = np.argmax(np.abs(tmpl), axis=1) - result.pre
+        ok = labels >= 0
+        index[ok] += shifts[ok] + peak[labels[ok]]
+    return SortResult(labels, tmpl / result.scale, np.array(counts, int), shifts, index)

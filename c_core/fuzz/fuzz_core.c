@@ -1,0 +1,142 @@
+/* libFuzzer target: arbitrary bytes become chain/detector/sorter parameters, coefficients and
+ * samples; the core must reject bad parameters with an error code and never crash, overflow
+ * or hit undefined behaviour (built with -fsanitize=fuzzer,address,undefined, no -fwrapv). */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "mw_biquad.h"
+#include "mw_chain.h"
+#include "mw_core.h"
+#include "mw_detect.h"
+#include "mw_sort.h"
+
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+} reader_t;
+
+static uint32_t take(reader_t *r, unsigned bytes)
+{
+    uint32_t v = 0u;
+    for (unsigned i = 0; i < bytes; i++) {
+        v = (v << 8) | (r->n > 0u ? *r->p : 0u);
+        if (r->n > 0u) {
+            r->p++;
+            r->n--;
+        }
+    }
+    return v;
+}
+
+#define MAXN 2048
+#define MAXEV 4096
+
+static int32_t x[MAXN], y[MAXN], work[MAXN];
+static int16_t x16[MAXN], y16[MAXN];
+static mw_event_t ev[MAXEV];
+static int32_t snip[16384];
+static int32_t ring[1024];
+static int32_t templates[MW_SORT_MAX_UNITS * 64];
+static int32_t units[MAXN];
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    reader_t r = {data, size};
+    mw_chain_cfg_t c;
+    memset(&c, 0, sizeof c);
+    c.n_sections = (uint8_t)(take(&r, 1) % 6u);
+    for (unsigned k = 0; k < MW_CHAIN_MAX_SECTIONS; k++) {
+        c.kind[k] = (uint8_t)(take(&r, 1) % 3u);
+        c.post_shift[k] = (int8_t)(take(&r, 1) % 11u) - 1;
+        for (unsigned j = 0; j < 5u; j++) {
+            c.coeffs[k][j] = c.kind[k] == MW_SECTION_Q15 ? (int32_t)(int16_t)take(&r, 2)
+                                                         : (int32_t)take(&r, 4);
+        }
+    }
+    c.input_shift = (uint8_t)(take(&r, 1) % 18u);
+    c.noise_shift = (uint8_t)(take(&r, 1) % 22u);
+    c.det.thr_mult_q12 = take(&r, 3);
+    c.det.ceil_mult_q12 = take(&r, 3);
+    c.det.blank = take(&r, 2);
+    c.det.dead = (uint16_t)take(&r, 1);
+    c.det.align = (uint16_t)(take(&r, 1) % 64u);
+    c.det.pre = (uint16_t)(take(&r, 2) % 600u);
+    c.det.post = (uint16_t)(take(&r, 2) % 600u);
+    c.det.polarity = (uint8_t)(take(&r, 1) % 5u);
+    c.det.neo = (uint8_t)(take(&r, 1) % 3u);
+    c.det.neo_shift = (uint8_t)(take(&r, 1) % 70u);
+    const uint32_t ring_len = 1u << (take(&r, 1) % 11u);
+    const uint32_t chunk = 1u + take(&r, 2) % MAXN;
+    uint32_t n = (uint32_t)(r.n / 4u);
+    if (n > MAXN) {
+        n = MAXN;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        x[i] = (int32_t)take(&r, 4);
+        x16[i] = (int16_t)x[i];
+    }
+
+    /* The chain: rejected configurations must be rejected before any processing. */
+    mw_chain_t ch;
+    if (mw_chain_init(&ch, &c, ring, ring_len) == MW_OK) {
+        const uint32_t len = (uint32_t)c.det.pre + c.det.post + 1u;
+        mw_chain_prime(&ch, &c, x, work, n / 2u);
+        uint32_t total = 0u;
+        for (uint32_t pos = 0; pos < n;) {
+            const uint32_t m = chunk < n - pos ? chunk : n - pos;
+            const uint32_t cap = mw_detect_max_events(&c.det, m);
+            if (cap > MAXEV || (uint64_t)cap * len > sizeof snip / sizeof snip[0]) {
+                break;
+            }
+            total += mw_chain_process(&ch, &c, &x[pos], &y[pos], m, ev, cap, snip);
+            pos += m;
+        }
+        if ((uint64_t)(MW_DETECT_PENDING + 1u) * len <= sizeof snip / sizeof snip[0]) {
+            total += mw_chain_flush(&ch, &c, ev, MW_DETECT_PENDING + 1u, snip);
+        }
+        (void)total;
+        for (uint32_t i = 0; i < n; i++) {
+            if (y[i] > MW_DATA_MAX || y[i] < -MW_DATA_MAX) {
+                __builtin_trap();
+            }
+        }
+    }
+
+    /* Plain cascades over int32 and int16. */
+    if (c.n_sections > 0u && c.n_sections <= MW_CHAIN_MAX_SECTIONS) {
+        int16_t c15[5 * MW_CHAIN_MAX_SECTIONS];
+        mw_biq15_state_t s15[MW_CHAIN_MAX_SECTIONS];
+        mw_biq31_state_t s31[MW_CHAIN_MAX_SECTIONS];
+        for (unsigned k = 0; k < 5u * MW_CHAIN_MAX_SECTIONS; k++) {
+            c15[k] = (int16_t)c.coeffs[k / 5u][k % 5u];
+        }
+        mw_biquad_q15_t b15;
+        if (mw_biquad_q15_init(&b15, c.n_sections, c15, s15, c.post_shift[0]) == MW_OK) {
+            mw_biquad_q15_process(&b15, x, y, n);
+            mw_biquad_q15_process_i16(&b15, x16, y16, n);
+        }
+        mw_biquad_q31x64_t b31;
+        if (mw_biquad_q31x64_init(&b31, c.n_sections, &c.coeffs[0][0], s31, c.post_shift[0]) ==
+            MW_OK) {
+            mw_biquad_q31x64_process(&b31, x, y, n);
+        }
+    }
+
+    /* The sorter over the samples cut into snippets. */
+    mw_sort_cfg_t sc;
+    sc.len = (uint16_t)(4u + c.det.pre % 61u);
+    sc.max_units = (uint8_t)(c.det.dead % (MW_SORT_MAX_UNITS + 2u));
+    sc.max_shift = (uint8_t)(c.det.align % 20u);
+    sc.update_shift = (uint8_t)(c.det.post % 18u);
+    sc.allow_new = (uint8_t)(c.det.neo % 3u);
+    sc.dist_shift = (uint8_t)(c.det.neo_shift % 34u);
+    sc.reserved = 0u;
+    sc.accept_q8 = c.det.thr_mult_q12;
+    mw_sort_t st;
+    if (mw_sort_init(&st, &sc, templates, 0u) == MW_OK) {
+        const uint32_t ns = n / sc.len;
+        mw_sort_process(&st, &sc, x, ns, (uint64_t)c.det.ceil_mult_q12 << 20, units, NULL, NULL);
+    }
+    return 0;
+}
