@@ -1,7 +1,8 @@
 """Needle EMG: single fibres near the tip, with NMJ jitter and impulse blocking per discharge.
 
-Each unit's fibres are scattered over a circular territory (radius from its fibre count at a
-fixed density of fibres per unit area). Fibres within `PICKUP_MM` of the needle are rendered
+Each unit's fibres are scattered over a circular territory (radius from its original fibre
+count at a fixed density of fibres per unit area; fibres adopted by reinnervation raise the
+density inside the territory, as single-fibre EMG's fibre density shows). Fibres within `PICKUP_MM` of the needle are rendered
 one by one as single-fibre potentials (SFAPs): amplitude and width depend on the radial distance
 (steep fall-off: A(r) = A0·(r0/(r + r0))^1.5; width grows with r), latency = the unit's mean
 plus a fixed per-fibre offset (end-plate scatter; adopted fibres of reinnervated units add a
@@ -54,12 +55,15 @@ def near_fibres(
     """For each unit: distances, fixed latency offsets and adopted flags of fibres near the needle."""
     out = []
     for u in range(pool.n):
-        radius = np.sqrt(pool.fibres[u] / (np.pi * FIBRES_PER_MM2))
+        # Territory from the unit's own fibres; adopted fibres raise its fibre density
+        # (collateral sprouts innervate fibres inside the territory: fibre-type grouping).
+        radius = np.sqrt(pool.fibres[u] * (1.0 - pool.adopted[u]) / (np.pi * FIBRES_PER_MM2))
+        density = pool.fibres[u] / (np.pi * radius**2)
         d = np.hypot(pool.lateral_mm[u] - lateral_mm, pool.depth_mm[u] - depth_mm)
         if d > radius + PICKUP_MM:
             out.append({"r_mm": np.empty(0), "offset_s": np.empty(0), "adopted": np.empty(0, bool)})
             continue
-        cand = rng.poisson(FIBRES_PER_MM2 * np.pi * PICKUP_MM**2)
+        cand = rng.poisson(density * np.pi * PICKUP_MM**2)
         rr = PICKUP_MM * np.sqrt(rng.uniform(0, 1, cand))
         th = rng.uniform(0, 2 * np.pi, cand)
         x, y = rr * np.cos(th), rr * np.sin(th)
