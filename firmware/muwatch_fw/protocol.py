@@ -1,7 +1,7 @@
 """muwatch wire protocol v1, device side: allocation-free encoder and request parser.
 
 docs/protocol.md is the definition; tests/vectors/ holds the golden vectors this module is
-checked against (tests/protocol/test_firmware_vectors.py runs it inside MicroPython).
+checked against (tests/protocol/test_firmware_protocol.py runs it inside MicroPython).
 
 Nothing here allocates once a module-level object exists: writers fill caller-owned
 buffers, the parser keeps its own preallocated buffer and reports results in attributes.
@@ -21,6 +21,7 @@ bytes in front with `write_sync(buf, off - 2)`.
     write_event(buf, off, event_seq, code, body_len) -> total_len   (body at buf[off+6:])
     write_response(buf, off, request_id, opcode, status, body_len) -> total_len
                                                                      (body at buf[off+7:])
+    write_request(buf, off, request_id, opcode, body_len) -> total_len  (tests and tools)
     write_sync(buf, off) -> off + 2
     data_frame_len(n_channels, n_samples, fmt) -> bytes of a data frame
     samples_per_frame(budget, n_channels, fmt) -> whole samples that fit the budget (<= 255)
@@ -49,7 +50,7 @@ Requests (host -> device): `RequestParser`.
                 break
             ... handle ev ...
     `p.feed_byte(b)` feeds one byte. `p.expire(now_ms)` discards a frame left incomplete for
-    1 s (counted as truncated). Resynchronisation follows docs/protocol.md section 6.
+    1 s (counted in truncated and bad_frames, its bytes as garbage). Resynchronisation follows docs/protocol.md section 6.
     BLE: `ev = p.parse_frame(src, n)` checks one whole write (no sync bytes).
     On EV_FRAME / EV_BAD_FRAME the result is in attributes, valid until the next call:
         p.status (OK or BAD_FRAME), p.request_id, p.opcode, p.frame (the buffer holding the
@@ -61,7 +62,8 @@ Requests (host -> device): `RequestParser`.
     truncated, frames; `p.bad_requests()` is the u16 GET_STATUS figure.
     REPL escape (serial, outside any frame): two consecutive 0x03 bytes (Ctrl-C twice, old
     pyboard.py) or 0x0D 0x03 (what mpremote writes first: b"\\r\\x03"). The event comes at the
-    0x03, so bytes after it stay unread in src if the caller stops there.
+    0x03; a caller reading byte by byte (feed_byte) leaves what follows (mpremote's
+    b"\\r\\x01") unread for the REPL, whereas feed() has already taken its whole chunk.
     check_request(opcode, body_len) -> OK, UNKNOWN_OPCODE or BAD_LENGTH.
 
 Code generation: the viper functions compile for the unix port's x64 and, through
