@@ -9,9 +9,8 @@ from the C code's arithmetic, so quantisation and rounding are the only expected
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
-
 from muwatch.analysis._corewrap import DetectorParams
+from scipy import signal
 
 
 def filter_float(x: np.ndarray, sos: np.ndarray, x0: float) -> np.ndarray:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from muwatch.analysis import _design, detect
 from muwatch.analysis._corewrap import Chain
 

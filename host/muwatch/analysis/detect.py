@@ -234,7 +234,7 @@ def detect_spikes(
     fs: float,
     preset: str | Preset = "needle",
     *,
-    mains: Literal["auto", 50, 60] | float | None = None,
+    mains: Literal["preset", "auto", 50, 60] | float | None = "preset",
     k: float | None = None,
     polarity: str | None = None,
     neo: bool | None = None,
@@ -244,7 +244,7 @@ def detect_spikes(
 ) -> SpikeResult:
     """Detect MUAP spikes in one channel with a preset (`surface` or `needle`).
 
-    Overrides: mains ("auto", 50, 60 or None for no notch), k (threshold in sigmas), polarity
+    Overrides: mains ("auto" finds a 50/60 Hz line, 50, 60, or None for no notch), k (threshold in sigmas), polarity
     ("pos", "neg", "both"), neo (nonlinear-energy-operator pre-emphasis).
     """
     fs = _check_fs(fs)
@@ -260,7 +260,7 @@ def detect_spikes(
     if not isinstance(block, int) or block < 1:
         raise UsageError(f"block must be a positive number of samples, got {block!r}")
     xi, scale, input_shift = to_core_units(signal)
-    want_mains = p.mains if mains is None else mains
+    want_mains = p.mains if mains == "preset" else mains
     if want_mains == "auto":
         notch = detect_mains(xi.astype(np.float64), fs)
     elif want_mains in (None, "none", 0):

@@ -1,0 +1,225 @@
+"""Python API over the core: zero-copy wrappers, structured arrays, validation before C,
+streaming invariance (property test), presets robust to rate, unit, polarity, offset, hum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from muwatch.analysis import PRESETS, _design, detect, detect_spikes, sort_spikes
+from muwatch.analysis._corewrap import EVENT_DTYPE, BiquadCascade, Chain, DetectorParams
+from muwatch.errors import UsageError
+
+
+def _spiky(
+    fs: float, seconds: float, seed: int, amp: float = 12.0, sign: float = 1.0, width_ms=0.1
+):
+    rng = np.random.default_rng(seed)
+    n = int(fs * seconds)
+    x = rng.standard_normal(n)
+    w = max(0.7, width_ms * fs / 1000.0)
+    h = int(5 * w) + 2
+    k = np.arange(-h, h + 1)
+    shape = sign * (np.exp(-0.5 * (k / w) ** 2) - 0.4 * np.exp(-0.5 * ((k - 2 * w) / w) ** 2))
+    gap = max(int(0.02 * fs), 8 * h)
+    pos = np.cumsum(rng.integers(gap, 3 * gap, size=int(seconds * fs / gap)))
+    pos = pos[(pos > h) & (pos < n - h - 1)]
+    for p in pos:
+        x[p - h : p + h + 1] += amp * shape
+    return x, pos
+
+
+def test_event_dtype_matches_c_struct() -> None:
+    from muwatch._core import ffi
+
+    assert EVENT_DTYPE.itemsize == ffi.sizeof("mw_event_t")
+    assert EVENT_DTYPE.fields["amplitude"][1] == ffi.offsetof("mw_event_t", "amplitude")
+
+
+def test_int32_input_is_not_copied() -> None:
+    from muwatch.analysis._corewrap import as_int32
+
+    a = np.arange(100, dtype=np.int32)
+    assert np.shares_memory(as_int32(a), a)
+    with pytest.raises(UsageError, match="int16 or int32"):
+        as_int32(np.zeros(4, np.float32))
+    with pytest.raises(UsageError, match="1-D"):
+        as_int32(np.zeros((2, 4), np.int32))
+
+
+def test_biquad_int16_and_int32_paths_agree() -> None:
+    sec = _design.bandpass_sections(4000.0, None, 450.0)
+    x = (np.random.default_rng(1).standard_normal(5000) * 3000).astype(np.int16)
+    y16 = BiquadCascade(sec).process(x)
+    y32 = BiquadCascade(sec).process(x.astype(np.int32))
+    assert y16.dtype == np.int16 and y32.dtype == np.int32
+    np.testing.assert_array_equal(y16.astype(np.int32), y32)
+
+
+def test_design_picks_q31_for_low_corners_and_checks_gain() -> None:
+    hp = _design.bandpass_sections(20000.0, 20.0, None)[0]
+    lp = _design.bandpass_sections(4000.0, None, 450.0)[0]
+    assert hp.kind == _design.Q31 and lp.kind == _design.Q15
+    assert hp.coeffs[0] + hp.coeffs[1] + hp.coeffs[2] == 0  # exact zero at DC
+    with pytest.raises(_design.DesignError, match="peak gain"):
+        _design.quantise(np.array([3.0, 0.0, 0.0, 1.0, 0.0, 0.0]), "gain3")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"fs": 0}, "sampling rate"),
+        ({"fs": float("nan")}, "sampling rate"),
+        ({"preset": "fast"}, "unknown preset"),
+        ({"k": -1}, "threshold k"),
+        ({"polarity": "up"}, "polarity"),
+        ({"mains": 5}, "mains frequency"),
+        ({"block": 0}, "block"),
+    ],
+)
+def test_bad_parameters_rejected_before_c(kwargs: dict, message: str) -> None:
+    args = {"fs": 4000.0, "preset": "surface"} | kwargs
+    fs, preset = args.pop("fs"), args.pop("preset")
+    with pytest.raises(UsageError, match=message):
+        detect_spikes(np.zeros(4000), fs, preset, **args)
+
+
+def test_bad_signal_rejected() -> None:
+    with pytest.raises(UsageError, match="non-finite"):
+        detect_spikes(np.array([0.0, np.nan] * 1000), 4000.0, "surface")
+    with pytest.raises(UsageError, match="empty"):
+        detect_spikes(np.zeros(0), 4000.0, "surface")
+    with pytest.raises(UsageError, match="1-D"):
+        detect_spikes(np.zeros((2, 100)), 4000.0, "surface")
+
+
+def test_detector_params_validated() -> None:
+    good = DetectorParams(thr_mult=6.0, ceil_mult=0.0, dead=10, align=4, pre=5, post=8)
+    sec = _design.bandpass_sections(4000.0, 20.0, 450.0)
+    Chain(sec, good, noise_shift=11)
+    for bad, msg in [
+        ({"dead": 4, "align": 4}, "alignment window"),
+        ({"thr_mult": 0.0}, "threshold multiplier"),
+        ({"ceil_mult": 3.0}, "artifact ceiling"),
+        ({"post": 60}, "snippet tail"),
+        ({"pre": 1000, "post": 30, "dead": 20}, "snippet of"),
+    ]:
+        with pytest.raises(UsageError, match=msg):
+            Chain(sec, DetectorParams(**(good.__dict__ | bad)), noise_shift=11)
+    with pytest.raises(UsageError, match="noise_shift"):
+        Chain(sec, good, noise_shift=30)
+
+
+@pytest.mark.parametrize(
+    "fs, preset, width_ms",
+    [
+        (1000.0, "surface", 3.0),
+        (4000.0, "surface", 2.0),
+        (10000.0, "needle", 0.15),
+        (24000.0, "needle", 0.1),
+    ],
+)
+@pytest.mark.parametrize("unit", [1.0, 1e-3, 1e-6])
+def test_presets_find_spikes_at_any_rate_unit_and_polarity(
+    fs: float, preset: str, width_ms: float, unit: float
+) -> None:
+    for sign in (1.0, -1.0):
+        x, pos = _spiky(fs, 6.0, int(fs) + 3, sign=sign, width_ms=width_ms)
+        x = (x + 40.0 + 8.0 * np.sin(2 * np.pi * 50 * np.arange(x.size) / fs)) * unit
+        res = detect_spikes(x, fs, preset)
+        t = res.events["index"]
+        assert abs(len(res) - pos.size) <= 0.1 * pos.size + 3
+        near = np.min(np.abs(t[:, None] - pos[None, :]), axis=1) <= max(
+            3, fs * (PRESETS[preset].align_ms + 2 * width_ms) * 1e-3
+        )
+        assert near.mean() > 0.9
+        one = detect_spikes(x, fs, preset, polarity="pos" if sign > 0 else "neg")
+        assert len(one) > 0.8 * pos.size and np.all(np.sign(one.events["amplitude"]) == sign)
+        assert 0.2 < res.noise_sigma / unit < 1.2  # white noise of SD 1, band-limited
+
+
+def test_int16_codes_with_small_values_get_an_input_gain() -> None:
+    x, pos = _spiky(4000.0, 5.0, 9, amp=12.0)
+    codes = np.round(x * 3).astype(np.int16)  # noise of 3 LSB
+    res = detect_spikes(codes, 4000.0, "needle")
+    assert res.scale > 1 and abs(len(res) - pos.size) <= 0.1 * pos.size + 3
+
+
+def test_mains_auto_detects_60_hz() -> None:
+    x, _ = _spiky(4000.0, 5.0, 2)
+    x = x + 5 * np.sin(2 * np.pi * 60 * np.arange(x.size) / 4000.0)
+    assert detect_spikes(x, 4000.0, "surface").notch_hz == 60.0
+    assert detect_spikes(x, 4000.0, "surface", mains=None).notch_hz is None
+
+
+def _chain_for(fs: float) -> Chain:
+    p = PRESETS["needle"]
+    sec = detect.build_sections(fs, p, 50.0)
+    return Chain(sec, detect.detector_params(fs, p, sec), noise_shift=10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    cuts=st.lists(st.integers(min_value=1, max_value=3000), min_size=1, max_size=12),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_any_chunking_gives_identical_events(cuts: list[int], seed: int) -> None:
+    fs = 10000.0
+    x, _ = _spiky(fs, 1.5, seed)
+    xi = np.round(x * 2**16).astype(np.int32)
+    whole = _chain_for(fs)
+    whole.prime(xi[:4096])
+    e1, s1, y1 = whole.process(xi)
+    f1, fs1 = whole.flush()
+    parts = _chain_for(fs)
+    parts.prime(xi[:4096])
+    evs, sns, ys, pos = [], [], [], 0
+    for c in cuts * 50:
+        if pos >= xi.size:
+            break
+        e, s, y = parts.process(xi[pos : pos + c])
+        evs.append(e), sns.append(s), ys.append(y)
+        pos += c
+    if pos < xi.size:
+        e, s, y = parts.process(xi[pos:])
+        evs.append(e), sns.append(s), ys.append(y)
+    f2, fs2 = parts.flush()
+    np.testing.assert_array_equal(np.concatenate(ys), y1)
+    np.testing.assert_array_equal(np.concatenate(evs + [f2]), np.concatenate([e1, f1]))
+    np.testing.assert_array_equal(np.concatenate(sns + [fs2]), np.concatenate([s1, fs1]))
+    assert parts.counters == whole.counters
+
+
+def test_sorting_separates_two_units_into_trains() -> None:
+    fs = 10000.0
+    rng = np.random.default_rng(4)
+    n = int(fs * 20)
+    x = rng.standard_normal(n)
+    k = np.arange(-15, 16)
+    shapes = [
+        12 * np.exp(-0.5 * (k / 2.0) ** 2) - 5 * np.exp(-0.5 * ((k - 6) / 3.0) ** 2),
+        -10 * np.exp(-0.5 * (k / 1.5) ** 2) + 7 * np.exp(-0.5 * ((k - 4) / 2.0) ** 2),
+    ]
+    truth = []
+    for sh in shapes:
+        pos = np.cumsum(rng.integers(700, 1300, size=400))
+        pos = pos[pos < n - 20]
+        for p in pos:
+            x[p - 15 : p + 16] += sh
+        truth.append(pos)
+    res = detect_spikes(x, fs, "needle", mains=None)
+    srt = sort_spikes(res)
+    assert srt.n_units >= 2
+    trains = srt.trains(res)
+    # the two largest units are the two true units, each pure
+    big = np.argsort(srt.counts)[::-1][:2]
+    owners = set()
+    for u in big:
+        idx = res.events["core_index"][srt.units == u]
+        hits = [np.mean(np.min(np.abs(idx[:, None] - tp[None, :]), axis=1) <= 8) for tp in truth]
+        owner = int(np.argmax(hits))
+        assert hits[owner] > 0.95
+        owners.add(owner)
+        assert len(trains[int(u)]) > 0.8 * truth[owner].size
+    assert owners == {0, 1}
