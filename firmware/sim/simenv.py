@@ -32,7 +32,8 @@ import time
 import micropython
 
 TICKS_PERIOD = 1 << 30
-TICKS_START = TICKS_PERIOD - 3_000_000  # first tick wrap 3 s after boot
+TICKS_START = TICKS_PERIOD - 3_000_000  # first µs tick wrap 3 s after boot
+TICKS_START_MS = TICKS_PERIOD - 5_000  # first ms tick wrap 5 s after boot
 
 MODE_REAL = 0
 MODE_VIRTUAL = 1
@@ -90,7 +91,12 @@ class World:
         return (TICKS_START + t) % TICKS_PERIOD
 
     def ticks_ms(self) -> int:
-        return self.ticks_us() // 1000
+        """time.ticks_ms() of an ESP32: its own counter, also wrapping at 2**30."""
+        t = self._irq_time
+        if t < 0:
+            self._sync()
+            t = self.now
+        return (TICKS_START_MS + t // 1000) % TICKS_PERIOD
 
     def advance(self, us: int) -> None:
         """Virtual mode: move time forward by `us`, delivering everything due on the way."""
