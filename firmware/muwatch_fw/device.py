@@ -361,6 +361,7 @@ class Device:
         self._irq_events()
         fr = self.framer
         links = self.links
+        fr.begin_tick()
         for _ in range(64):  # frames and flushes until caught up or back-pressured
             built = fr.tick()
             self._dispatch_events()

@@ -105,6 +105,9 @@ class Framer:
         self.q_count = 0
         self.q_busy = False
         self._turn = 0
+        self._resent_tick = 0
+        self.pend_first = 0
+        self.pend_count = 0
         self.frames_live = 0
         self.frames_resent = 0
         self.ring_lost = 0  # cause 2, since START
@@ -134,6 +137,7 @@ class Framer:
         self._sendable = owner is not None and owner.connected and owner.secure()
         self.frames_live = self.frames_resent = 0
         self.ring_lost = 0
+        self.pend_count = 0
 
     def stop(self, next_idx: int) -> None:
         self.end_idx = next_idx
@@ -180,6 +184,9 @@ class Framer:
         return a
 
     # -- the work -----------------------------------------------------------------------
+    def begin_tick(self) -> None:
+        self._resent_tick = 0
+
     def tick(self) -> int:
         """Fill free data slots; -> frames built. Called by the device's main loop."""
         s = self.s
@@ -193,17 +200,24 @@ class Framer:
         self._sendable = sendable
         while True:
             did = 0
-            if self.rq_n and (self._turn or not self._live_ready(sendable)):
+            # one resent frame after each live frame, and one per tick while live is idle
+            if self.rq_n and (self._turn or (not self._live_ready(sendable) and not self._resent_tick)):
                 did = self._resend_frame()
                 self._turn = 0
+                if did > 0:
+                    self._resent_tick = 1
             if not did and self.live and sendable:
                 did = self._live_frame()
-                self._turn = 1
+                if did > 0:
+                    self._turn = 1
             if did <= 0:
                 break
             built += 1
+        if built or not self.live:
+            self._flush_lost()
         if self.live and self.end_idx >= 0 and self.lc == self.end_idx:
             self.live = False  # drained after STOP
+            self._flush_lost()
         return built
 
     def _live_ready(self, sendable: bool) -> bool:
@@ -366,8 +380,19 @@ class Framer:
         self._drop_holes_upto((first + count) & MASK30)
 
     def _report_ring(self, first: int, count: int) -> None:
+        """Coalesce contiguous losses while the link is stuck; one event when it moves."""
         self.ring_lost += count
-        self.dev.event_overrun(first, count, P.OVERRUN_RING)
+        if self.pend_count and ((self.pend_first + self.pend_count) & MASK30) == first:
+            self.pend_count += count
+            return
+        self._flush_lost()
+        self.pend_first = first
+        self.pend_count = count
+
+    def _flush_lost(self) -> None:
+        if self.pend_count:
+            self.dev.event_overrun(self.pend_first, self.pend_count, P.OVERRUN_RING)
+            self.pend_count = 0
 
     def _drop_holes_upto(self, x: int) -> None:
         """Forget missed-conversion ranges that end at or before index x."""

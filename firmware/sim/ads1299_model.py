@@ -182,6 +182,7 @@ class ADS1299:
         # counters
         self.conversions = 0
         self.missed = 0
+        self.skip_log = []
         self.reads = 0
         self.ignored_commands = 0
         self.reg_writes = 0
@@ -270,6 +271,8 @@ class ADS1299:
     def skip(self) -> None:
         """A conversion nobody read before the next one: its data is overwritten."""
         self._triggers()
+        if len(self.skip_log) < 4096:
+            self.skip_log.append(self.k)  # which conversions went unread (for tests)
         self.k += 1
         self.missed += 1
         self.conversions += 1
