@@ -20,13 +20,18 @@ PINS = {
     "AFE_START": 2,
     "AFE_RESET": 1,
     "AFE_PWDN": 43,
-    "TRIGGER_IN": 44,
+    "TRIGGER_IN": 6,
     "BATTERY_ADC": 5,
-    "CHARGE_STAT": 6,
+    "CHARGE_STAT": 44,
     "LED": 21,
 }
 INPUTS = ("SPI_MISO", "AFE_DRDY", "TRIGGER_IN", "CHARGE_STAT")
+# signals whose asserted level is low (hardware/pinmap.csv "active" column)
+ACTIVE_LOW = ("AFE_CS", "AFE_DRDY", "AFE_RESET", "AFE_PWDN", "TRIGGER_IN", "CHARGE_STAT", "LED")
+# inputs with a pull-up on the board (no internal pull needed)
+BOARD_PULL_UP = ("TRIGGER_IN", "CHARGE_STAT")
 LED_ACTIVE_LOW = True
+TRIGGER_ACTIVE_LOW = True  # the optocoupler inverts: the pin is low while the stimulus is high
 BATTERY_DIVIDER = 2  # 1:2 resistor divider in front of the ADC pin
 
 SPI_ID = const(1)
@@ -47,6 +52,7 @@ class Board:
     VREF_DECIVOLTS = 45
     AFE_SRB1 = False  # bipolar electrode pairs (IN+/IN-); True: common reference on SRB1
     FLASH_ROOT = ""  # config and bond files live in the flash root
+    TRIGGER_ACTIVE_LOW = TRIGGER_ACTIVE_LOW
 
     def __init__(self) -> None:
         import machine
@@ -65,8 +71,7 @@ class Board:
             m = self._machine
             gpio = self.PINS[name]
             if name in INPUTS:
-                pull = m.Pin.PULL_UP if name == "CHARGE_STAT" else None
-                p = m.Pin(gpio, m.Pin.IN, pull) if pull is not None else m.Pin(gpio, m.Pin.IN)
+                p = m.Pin(gpio, m.Pin.IN)  # pulls, where needed, are on the board
             else:
                 init = 1 if name in ("AFE_CS", "AFE_RESET", "LED") else 0
                 p = m.Pin(gpio, m.Pin.OUT, value=init)
@@ -110,6 +115,12 @@ class Board:
 
     def watchdog(self, timeout_ms: int):
         return self._machine.WDT(timeout=timeout_ms)
+
+    def feed_watchdog_in_background(self, wdt, timeout_ms: int) -> None:
+        """At the REPL nothing runs the main loop: a timer IRQ feeds the watchdog instead."""
+        m = self._machine
+        self._wdt_timer = m.Timer(0)
+        self._wdt_timer.init(mode=m.Timer.PERIODIC, period=max(100, timeout_ms // 3), callback=lambda t: wdt.feed())
 
     def reset(self) -> None:
         self._machine.reset()

@@ -435,4 +435,7 @@ class Device:
                 self.sampler.trigger_pin.irq(handler=None)
         except Exception:
             pass
+        if self.wdt is not None:
+            # an ESP32 watchdog cannot be stopped: keep it fed while a developer uses the REPL
+            self.board.feed_watchdog_in_background(self.wdt, self.config.get("wdt_ms"))
         micropython.kbd_intr(3)

@@ -112,6 +112,7 @@ class Sampler:
         self.h_n = 0
         self.hole_overflows = 0
         self.trigger_pin = None
+        self.trigger_invert = 1 if getattr(board, "TRIGGER_ACTIVE_LOW", False) else 0
 
     def _reset_counters(self) -> None:
         self.w_off = 0
@@ -252,7 +253,7 @@ class Sampler:
             i = (self.tr_head + self.tr_n) % QN
             self.tr_idx[i] = self.w_idx if self.running else -1
             self.tr_t[i] = t
-            self.tr_edge[i] = pin()
+            self.tr_edge[i] = pin() ^ self.trigger_invert  # 1: the stimulus output rose
             self.tr_n += 1
         else:
             self.fifo_overflows += 1

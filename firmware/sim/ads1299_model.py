@@ -263,9 +263,9 @@ class ADS1299:
         if src.triggers:
             hit = src.pos in src.triggers
             if hit:
-                self.world.set_input(self.world.trigger_gpio(), 1)
+                self.world.set_trigger(1)
             elif self._trig:
-                self.world.set_input(self.world.trigger_gpio(), 0)
+                self.world.set_trigger(0)
             self._trig = hit
 
     def skip(self) -> None:

@@ -15,7 +15,7 @@ _HEAP_BEFORE_SIM = gc.mem_alloc()
 import asyncio
 import simenv
 from ads1299_model import ADS1299, Source
-from boards.xiao_esp32s3 import PINS
+from boards.xiao_esp32s3 import BOARD_PULL_UP, PINS
 from boards.xiao_esp32s3 import Board as Xiao
 
 _PERIOD = simenv.TICKS_PERIOD
@@ -52,6 +52,10 @@ class SimBoard(Xiao):
             chip.impedance_ohm = [int(float(kohm) * 1000)] * 8
         self.chip = chip
         world.adc_pin = PINS["BATTERY_ADC"]
+        world.trigger_pin = PINS["TRIGGER_IN"]
+        world.trigger_active_low = Xiao.TRIGGER_ACTIVE_LOW
+        for name in BOARD_PULL_UP:
+            world.idle_levels[PINS[name]] = 1
         super().__init__()
         self.ticks_us = world.ticks_us
         self.ticks_ms = world.ticks_ms

@@ -25,7 +25,10 @@ class Pin:
         self.handler = None
         self.trigger = 0
         old = world.pins.get(id)
-        self._level = old._level if old is not None else (1 if pull == Pin.PULL_UP else 0)
+        if old is not None:
+            self._level = old._level
+        else:
+            self._level = world.idle_levels.get(id, 1 if pull == Pin.PULL_UP else 0)
         if old is not None:
             self.handler = old.handler
             self.trigger = old.trigger

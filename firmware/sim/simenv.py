@@ -57,6 +57,9 @@ class World:
         self.battery_mv = int(_getenv("MUWATCH_SIM_BATTERY_MV", "3950"))
         self.divider = 2  # hardware/pinmap.csv: battery through a 1:2 divider
         self.adc_pin = -1
+        self.trigger_pin = -1
+        self.trigger_active_low = False
+        self.idle_levels = {}  # gpio -> level held by a board pull-up/down
         self.chip = None  # ads1299_model.ADS1299, attached by the SPI shim
         self.stall_until = -1
         self.wdt_deadline = -1
@@ -231,12 +234,18 @@ class World:
             p, n = a["lead_off"]
             self.chip.electrodes_off(int(p), int(n))
         if "trigger" in a:
-            self.set_input(self.trigger_gpio(), int(a["trigger"]))
+            self.set_trigger(int(a["trigger"]))
         if "stall_ms" in a:
             self.stall_until = self.now + int(a["stall_ms"]) * 1000
 
     def trigger_gpio(self) -> int:
-        return int(_getenv("MUWATCH_SIM_TRIGGER_GPIO", "44"))
+        return self.trigger_pin  # set by the simulated board from its pin map
+
+    def set_trigger(self, stimulus: int) -> None:
+        """The stimulator's sync output went high (1) or low (0); the pin follows, inverted
+        when the board's optocoupler inverts (TRIGGER_ACTIVE_LOW)."""
+        level = stimulus ^ 1 if self.trigger_active_low else stimulus
+        self.set_input(self.trigger_pin, level)
 
     def set_input(self, gpio: int, level: int) -> None:
         """Drive an input pin from outside (trigger, charger status)."""

@@ -1,7 +1,6 @@
 """The MicroPython fixture itself: real interpreter, firmware path, heap lock, error surfacing."""
 
 import pytest
-
 from mpy import MicroPythonError
 
 
