@@ -46,11 +46,10 @@ int32_t mw_biquad_q31x64_init(mw_biquad_q31x64_t *s, uint32_t n_stages, const in
 
 void mw_biquad_q15_process(const mw_biquad_q15_t *s, const int32_t *src, int32_t *dst, uint32_t n)
 {
-    const int32_t *in = src;
+    mw__sat_block(src, dst, n);
     for (uint32_t k = 0; k < s->n_stages; k++) {
         const int16_t *c = &s->coeffs[5u * k];
-        mw__biq15_stage(c[0], c[1], c[2], c[3], c[4], s->post_shift, &s->state[k], in, dst, n);
-        in = dst;
+        mw__biq15_stage(c[0], c[1], c[2], c[3], c[4], s->post_shift, &s->state[k], dst, dst, n);
     }
 }
 
@@ -85,9 +84,8 @@ void mw_biquad_q15_process_i16(const mw_biquad_q15_t *s, const int16_t *src, int
 void mw_biquad_q31x64_process(const mw_biquad_q31x64_t *s, const int32_t *src, int32_t *dst,
                               uint32_t n)
 {
-    const int32_t *in = src;
+    mw__sat_block(src, dst, n);
     for (uint32_t k = 0; k < s->n_stages; k++) {
-        mw__biq31_stage(&s->coeffs[5u * k], s->post_shift, &s->state[k], in, dst, n);
-        in = dst;
+        mw__biq31_stage(&s->coeffs[5u * k], s->post_shift, &s->state[k], dst, dst, n);
     }
 }

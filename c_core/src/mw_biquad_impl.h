@@ -5,7 +5,8 @@
 #include "mw_biquad.h"
 #include "mw_dsp.h"
 
-/* One Q15-coefficient stage over int32 data. c = {b0, b1, b2, a1, a2}. */
+/* One Q15-coefficient stage over int32 data in [-MW_DATA_MAX, MW_DATA_MAX] (callers saturate
+ * the input once, see mw__sat_block). c = {b0, b1, b2, a1, a2}. */
 MW_INLINE void mw__biq15_stage(int32_t cb0, int32_t cb1, int32_t cb2, int32_t ca1, int32_t ca2,
                                int32_t post_shift, mw_biq15_state_t *st, const int32_t *src,
                                int32_t *dst, uint32_t n)
@@ -15,7 +16,7 @@ MW_INLINE void mw__biq15_stage(int32_t cb0, int32_t cb1, int32_t cb2, int32_t ca
     const int64_t rnd = (int64_t)1 << (sh - 1u);
     int32_t x1 = st->x1, x2 = st->x2, y1 = st->y1, y2 = st->y2;
     for (uint32_t i = 0; i < n; i++) {
-        const int32_t x0 = mw_sat_data(src[i]);
+        const int32_t x0 = src[i];
         int64_t acc = b0 * x0 + b1 * x1 + b2 * x2 + a1 * y1 + a2 * y2;
         const int32_t y0 = mw_sat_data64(mw_asr64(acc + rnd, sh));
         x2 = x1;
@@ -30,8 +31,10 @@ MW_INLINE void mw__biq15_stage(int32_t cb0, int32_t cb1, int32_t cb2, int32_t ca
     st->y2 = y2;
 }
 
-/* One Q31-coefficient stage with 64-bit output state over int32 data. c = {b0, b1, b2, a1, a2}.
- * acc is in units of y * 2^(31 - post_shift); |acc| <= sum|c| * 2^30 <= 2^62 (checked at init). */
+/* One Q31-coefficient stage with 64-bit output state over int32 data in range (callers
+ * saturate the input once). c = {b0, b1, b2, a1, a2}. acc is in units of y * 2^(31 - post_shift);
+ * |acc| <= sum|c| * 2^30 <= 2^62 (checked at init). The clamp of acc to +-MW_DATA_MAX keeps the
+ * rounded output in range, so it needs no second saturation. */
 MW_INLINE void mw__biq31_stage(const int32_t *c, int32_t post_shift, mw_biq31_state_t *st,
                                const int32_t *src, int32_t *dst, uint32_t n)
 {
@@ -43,13 +46,11 @@ MW_INLINE void mw__biq31_stage(const int32_t *c, int32_t post_shift, mw_biq31_st
     int32_t x1 = st->x1, x2 = st->x2;
     int64_t y1 = st->y1, y2 = st->y2;
     for (uint32_t i = 0; i < n; i++) {
-        const int32_t x0 = mw_sat_data(src[i]);
+        const int32_t x0 = src[i];
         int64_t acc = b0 * x0 + b1 * x1 + b2 * x2;
         /* y * a / 2^32 split into the high word (exact) and the low word (floored). */
-        acc += a1 * (int64_t)(int32_t)mw_asr64(y1, 32) +
-               mw_asr64(a1 * (int64_t)(uint32_t)((uint64_t)y1 & 0xffffffffu), 32);
-        acc += a2 * (int64_t)(int32_t)mw_asr64(y2, 32) +
-               mw_asr64(a2 * (int64_t)(uint32_t)((uint64_t)y2 & 0xffffffffu), 32);
+        acc += a1 * (int64_t)(int32_t)(y1 >> 32) + ((a1 * (int64_t)(uint32_t)y1) >> 32);
+        acc += a2 * (int64_t)(int32_t)(y2 >> 32) + ((a2 * (int64_t)(uint32_t)y2) >> 32);
         if (acc > lim) {
             acc = lim;
         } else if (acc < -lim) {
@@ -59,12 +60,20 @@ MW_INLINE void mw__biq31_stage(const int32_t *c, int32_t post_shift, mw_biq31_st
         x1 = x0;
         y2 = y1;
         y1 = acc * up;
-        dst[i] = mw_sat_data64(mw_asr64(acc + rnd, sh));
+        dst[i] = (int32_t)((acc + rnd) >> sh);
     }
     st->x1 = x1;
     st->x2 = x2;
     st->y1 = y1;
     st->y2 = y2;
+}
+
+/* Saturate a block into the data range (once, before the first stage). */
+MW_INLINE void mw__sat_block(const int32_t *src, int32_t *dst, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        dst[i] = mw_sat_data(src[i]);
+    }
 }
 
 MW_INLINE int mw__biq31_coeffs_ok(const int32_t *c)

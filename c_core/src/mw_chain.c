@@ -80,29 +80,54 @@ void mw_chain_settle(mw_chain_t *ch, const mw_chain_cfg_t *cfg, int32_t x0)
     }
 }
 
+/* Stage kernels with the usual post-shifts as constants (Q15: 1, Q31: 2, what the designer
+ * emits), so the 64-bit rounding shifts compile to fixed shifts; other shifts use the
+ * generic instance. Outputs are identical either way. */
+static void mw__q15_p1(const int32_t *c, mw_biq15_state_t *st, int32_t *x, uint32_t n)
+{
+    mw__biq15_stage(c[0], c[1], c[2], c[3], c[4], 1, st, x, x, n);
+}
+
+static void mw__q15_any(const int32_t *c, int32_t post, mw_biq15_state_t *st, int32_t *x,
+                        uint32_t n)
+{
+    mw__biq15_stage(c[0], c[1], c[2], c[3], c[4], post, st, x, x, n);
+}
+
+static void mw__q31_p2(const int32_t *c, mw_biq31_state_t *st, int32_t *x, uint32_t n)
+{
+    mw__biq31_stage(c, 2, st, x, x, n);
+}
+
+static void mw__q31_any(const int32_t *c, int32_t post, mw_biq31_state_t *st, int32_t *x,
+                        uint32_t n)
+{
+    mw__biq31_stage(c, post, st, x, x, n);
+}
+
 void mw_chain_filter(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *src, int32_t *dst,
                      uint32_t n)
 {
-    const int32_t *in = src;
     if (cfg->input_shift != 0u) {
         for (uint32_t i = 0; i < n; i++) {
             dst[i] = mw__chain_gain(cfg, src[i]);
         }
-        in = dst;
+    } else {
+        mw__sat_block(src, dst, n);
     }
     for (uint32_t k = 0; k < cfg->n_sections; k++) {
         const int32_t *c = cfg->coeffs[k];
+        const int32_t post = cfg->post_shift[k];
         if (cfg->kind[k] == MW_SECTION_Q15) {
-            mw__biq15_stage(c[0], c[1], c[2], c[3], c[4], cfg->post_shift[k], &ch->sec[k].q15,
-                            in, dst, n);
+            if (post == 1) {
+                mw__q15_p1(c, &ch->sec[k].q15, dst, n);
+            } else {
+                mw__q15_any(c, post, &ch->sec[k].q15, dst, n);
+            }
+        } else if (post == 2) {
+            mw__q31_p2(c, &ch->sec[k].q31, dst, n);
         } else {
-            mw__biq31_stage(c, cfg->post_shift[k], &ch->sec[k].q31, in, dst, n);
-        }
-        in = dst;
-    }
-    if (in != dst) {
-        for (uint32_t i = 0; i < n; i++) {
-            dst[i] = mw_sat_data(src[i]);
+            mw__q31_any(c, post, &ch->sec[k].q31, dst, n);
         }
     }
 }

@@ -144,6 +144,35 @@ static void mw__emit_due(mw_detect_t *s, const mw_detect_cfg_t *cfg, int64_t upt
     }
 }
 
+MW_INLINE int32_t mw__thr(uint32_t m, uint32_t mult_q12)
+{
+    const uint64_t tq = ((uint64_t)m * mult_q12) >> 12;
+    return tq > (uint64_t)MW_DATA_MAX ? MW_DATA_MAX : (int32_t)tq;
+}
+
+/* A crossing at idx: start aligning (or finalize at once when align == 0). */
+static void mw__start(mw_detect_t *s, const mw_detect_cfg_t *cfg, const mw_noise_t *noise,
+                      int32_t x, uint32_t ad, int32_t thr, int8_t sign, int64_t idx, mw__out_t *o)
+{
+    const uint64_t cq = ((uint64_t)noise->m * cfg->ceil_mult_q12) >> 12;
+    s->phase = 1u;
+    s->peak = x;
+    s->peak_idx = idx;
+    s->thr_at = thr;
+    s->ceil_at = cq > 0xffffffffu ? 0xffffffffu : (uint32_t)cq;
+    if (cfg->ceil_mult_q12 != 0u && s->ceil_at == 0u) {
+        s->ceil_at = 1u;
+    }
+    s->dmax = ad;
+    s->width = 1;
+    s->over = 1u;
+    s->cross_sign = sign;
+    s->win_left = cfg->align;
+    if (cfg->align == 0u) {
+        mw__finalize(s, cfg, idx, 0u, o);
+    }
+}
+
 /* One sample of the detection core: x is the filtered sample, d its detection value. */
 MW_INLINE void mw__step(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *noise, int32_t x,
                         int32_t d, mw__out_t *o)
@@ -164,8 +193,7 @@ MW_INLINE void mw__step(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *
         s->prev = d;
         return;
     }
-    uint64_t tq = ((uint64_t)noise->m * cfg->thr_mult_q12) >> 12;
-    const int32_t thr = tq > (uint64_t)MW_DATA_MAX ? MW_DATA_MAX : (int32_t)tq;
+    const int32_t thr = mw__thr(noise->m, cfg->thr_mult_q12);
     if (s->phase != 0u) {
         const uint8_t pol = cfg->polarity;
         if (pol == MW_POL_POS ? x > s->peak
@@ -198,23 +226,7 @@ MW_INLINE void mw__step(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *
             sign = -1;
         }
         if (sign != 0) {
-            const uint64_t cq = ((uint64_t)noise->m * cfg->ceil_mult_q12) >> 12;
-            s->phase = 1u;
-            s->peak = x;
-            s->peak_idx = idx;
-            s->thr_at = thr;
-            s->ceil_at = cq > 0xffffffffu ? 0xffffffffu : (uint32_t)cq;
-            if (cfg->ceil_mult_q12 != 0u && s->ceil_at == 0u) {
-                s->ceil_at = 1u;
-            }
-            s->dmax = ad;
-            s->width = 1;
-            s->over = 1u;
-            s->cross_sign = sign;
-            s->win_left = cfg->align;
-            if (cfg->align == 0u) {
-                mw__finalize(s, cfg, idx, 0u, o);
-            }
+            mw__start(s, cfg, noise, x, ad, thr, sign, idx, o);
         }
     }
     if (s->n_pend > 0u) {
@@ -246,9 +258,75 @@ uint32_t mw_detect_process(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_
             s->xd1 = x0;
         }
     } else {
-        for (uint32_t i = 0; i < n; i++) {
-            const int32_t x0 = mw_sat_data(x[i]);
-            mw__step(s, cfg, noise, x0, x0, &o);
+        uint32_t i = 0;
+        while (i < n) {
+            if (s->phase != 0u || s->n_pend != 0u || s->blank_left != 0u ||
+                noise->shift < noise->target || !noise->started) {
+                const int32_t x0 = mw_sat_data(x[i]);
+                mw__step(s, cfg, noise, x0, x0, &o);
+                i++;
+                continue;
+            }
+            /* Idle fast path: the same steps as mw__step with the hot state in registers,
+             * until a crossing (handled here, then back to the general path). */
+            uint32_t m = noise->m;
+            const unsigned sh = noise->shift;
+            const uint32_t mult = cfg->thr_mult_q12;
+            const uint8_t pol = cfg->polarity;
+            int32_t prev = s->prev;
+            uint32_t dead = s->dead_left;
+            int32_t *const ring = s->ring;
+            const uint32_t mask = s->ring_mask;
+            uint32_t rpos = s->ring_pos;
+            const uint32_t i0 = i;
+            int8_t sign = 0;
+            int32_t x0 = 0, thr = 0;
+            for (; i < n; i++) {
+                x0 = mw_sat_data(x[i]);
+                if (ring != NULL) {
+                    ring[rpos & mask] = x0;
+                    rpos++;
+                }
+                const uint32_t a = mw_abs32(x0);
+                const uint32_t step = (m >> sh) + 1u;
+                if (a > m) {
+                    m += step;
+                } else if (a < m) {
+                    m = m > step ? m - step : 0u;
+                }
+                if (dead != 0u) {
+                    dead--;
+                    prev = x0;
+                    continue;
+                }
+                thr = mw__thr(m, mult);
+                if ((pol & MW_POL_POS) && prev < thr && x0 >= thr) {
+                    sign = 1;
+                    break;
+                }
+                if ((pol & MW_POL_NEG) && prev > -thr && x0 <= -thr) {
+                    sign = -1;
+                    break;
+                }
+                prev = x0;
+            }
+            noise->m = m;
+            s->dead_left = (uint16_t)dead;
+            s->ring_pos = rpos;
+            if (sign == 0) {
+                s->t += (int64_t)(i - i0);
+                s->prev = prev;
+                break;
+            }
+            /* sample i crossed: its ring write and noise step are done */
+            const int64_t idx = s->t + (int64_t)(i - i0);
+            s->t = idx + 1;
+            mw__start(s, cfg, noise, x0, mw_abs32(x0), thr, sign, idx, &o);
+            if (s->n_pend > 0u) {
+                mw__emit_due(s, cfg, idx, &o);
+            }
+            s->prev = x0;
+            i++;
         }
     }
     return o.n;

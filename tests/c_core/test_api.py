@@ -125,7 +125,7 @@ def test_presets_find_spikes_at_any_rate_unit_and_polarity(
     fs: float, preset: str, width_ms: float, unit: float
 ) -> None:
     for sign in (1.0, -1.0):
-        x, pos = _spiky(fs, 6.0, int(fs) + 3, sign=sign, width_ms=width_ms)
+        x, pos = _spiky(fs, 6.0, int(fs) + 3, amp=20.0, sign=sign, width_ms=width_ms)
         x = (x + 40.0 + 8.0 * np.sin(2 * np.pi * 50 * np.arange(x.size) / fs)) * unit
         res = detect_spikes(x, fs, preset)
         t = res.events["index"]
@@ -136,7 +136,7 @@ def test_presets_find_spikes_at_any_rate_unit_and_polarity(
         assert near.mean() > 0.9
         one = detect_spikes(x, fs, preset, polarity="pos" if sign > 0 else "neg")
         assert len(one) > 0.8 * pos.size and np.all(np.sign(one.events["amplitude"]) == sign)
-        assert 0.2 < res.noise_sigma / unit < 1.2  # white noise of SD 1, band-limited
+        assert 0.2 < res.noise_sigma / unit < 1.5  # white noise of SD 1, band-limited, + spikes
 
 
 def test_int16_codes_with_small_values_get_an_input_gain() -> None:

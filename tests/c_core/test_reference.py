@@ -60,7 +60,7 @@ def test_needle_simulation_matches_float_reference() -> None:
 def test_surface_simulation_matches_float_reference() -> None:
     from muwatch import sim
 
-    rec = sim.simulate("surface-noisy", seconds=8, seed=2, force_pct=5.0)
+    rec = sim.simulate("surface-noisy", seconds=20, seed=2, force_pct=5.0)
     preset = replace(detect.PRESETS["surface"], k=3.0)  # many crossings in the interference
     fixed, ref = _core_and_float(rec.data[0], rec.fs, preset, 50.0)
     assert fixed.size > 20
