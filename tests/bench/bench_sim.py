@@ -77,9 +77,10 @@ def run() -> dict[str, dict[str, object]]:
     trains = spike_trains(pool, np.full(20000, float(pool.excitation_for(50.0))), 1e-3, seed=2)
     samples = [np.round(t * 4000).astype(np.int64) for t in trains]
     samples = [s[s < n] for s in samples]
-    amps, widths, centre = surface_geometry(pool, lay, list(range(8)))
+    amps, widths, delay, centre = surface_geometry(pool, lay, list(range(8)))
     t_fast, (fast, tmpl) = _cpu(
-        lambda: render_trains(samples, amps, widths, pool.shape_b, centre, 4000.0, n), repeat=3
+        lambda: render_trains(samples, amps, widths, pool.shape_b, centre, 4000.0, n, delay),
+        repeat=3,
     )
     t_base, base = _cpu(lambda: _add_at_render(samples, tmpl, n), repeat=1)
     err = float(np.abs(fast - base).max() / np.abs(base).max())

@@ -49,6 +49,13 @@ def _fmt(v: float | None) -> str:
     show_default=True,
     help="Count only units whose MUAP peak/noise SD on the channel reaches this; detections of smaller units are neutral.",
 )
+@click.option(
+    "--measure",
+    type=click.Choice(["snr", "sir"]),
+    default="snr",
+    show_default=True,
+    help="What --min-snr compares: snr = peak / added noise SD; sir = peak / robust SD of the recorded channel.",
+)
 @click.option("--per-unit", is_flag=True, help="Also print per-unit scores.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 def command(
@@ -57,6 +64,7 @@ def command(
     channel: str | None,
     tol_ms: tuple[float, ...],
     min_snr: float,
+    measure: str,
     per_unit: bool,
     as_json: bool,
 ) -> None:
@@ -80,7 +88,12 @@ def command(
             f"detection times span {det.t.min():.3f}-{det.t.max():.3f} s, outside the {truth['duration_s']:g} s recording"
         )
     res = evaluate_detection(
-        truth, det, channel=channel, tolerances_s=tuple(t * 1e-3 for t in tol_ms), min_snr=min_snr
+        truth,
+        det,
+        channel=channel,
+        tolerances_s=tuple(t * 1e-3 for t in tol_ms),
+        min_snr=min_snr,
+        measure=measure,
     )
     if as_json:
         out = {f"{tol * 1e3:g}ms": s.to_dict() for tol, s in res.items()}
@@ -97,7 +110,7 @@ def command(
         return
     ch = channel if channel is not None else det.channel
     click.echo(
-        f"truth: {truth_file} ({truth.get('scenario')}, seed {truth.get('seed')}); channel {ch if ch is not None else 0}; min SNR {min_snr:g}"
+        f"truth: {truth_file} ({truth.get('scenario')}, seed {truth.get('seed')}); channel {ch if ch is not None else 0}; min {measure.upper()} {min_snr:g}"
     )
     click.echo(
         "tolerance   true  detected    TP    FN    FP  neutral  recall  precision   F1   accuracy"

@@ -84,34 +84,16 @@ def command(
         raise UsageError(f"--seconds must be in (0, 3600], got {seconds:g}")
     overrides = {} if snr_db is None else {"snr_db": snr_db}
     rec = sim.simulate(scenario, seconds=seconds, fs=fs, seed=seed, **overrides)
-    if len(rec.channels) > 8:
-        raise UsageError("the ADS1299 has 8 channels; this scenario has more")
     kinds = {"bdf", "source", "truth"} if "all" in what else set(what)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(f"cannot create {out_dir}: {exc}") from exc
     stem = out_dir / f"{scenario}_seed{seed}"
-    written: list[Path] = []
+    order = tuple(k for k in ("bdf", "truth", "source") if k in kinds)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SaturationWarning)
-        if "bdf" in kinds:
-            written.append(
-                sim.write_bdf(rec, stem.with_suffix(".bdf"), gain=gain, truth_sidecar=False)
-            )
-        if "truth" in kinds:
-            written.append(sim.write_truth(sim.truth_path(stem.with_suffix(".bdf")), rec.truth))
-        if "source" in kinds:
-            codes = sim.to_ads1299_codes(rec.data, gain=gain)
-            meta = {
-                "gain": gain,
-                "scenario": scenario,
-                "seed": seed,
-                "channels": list(rec.channels),
-                "annotations": [[a.onset, a.duration, a.text] for a in rec.annotations],
-                "triggers": rec.extras.get("triggers", []),
-            }
-            written.extend(sim.write_signal_source(stem, codes, rec.fs, meta))
+        written = sim.save_recording(rec, stem, gain=gain, what=order)
     for w in caught:
         click.echo(f"muwatch: warning: {w.message}", err=True)
     n_units = rec.truth.get("n_units")

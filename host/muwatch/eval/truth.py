@@ -32,26 +32,30 @@ def channel_index(truth: dict[str, Any], channel: str | int | None) -> int:
 
 
 def truth_trains(
-    truth: dict[str, Any], channel: str | int | None = None, *, min_snr: float = 0.0
+    truth: dict[str, Any],
+    channel: str | int | None = None,
+    *,
+    min_snr: float = 0.0,
+    measure: str = "snr",
 ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], dict[int, float]]:
     """Per-unit event times at the MUAP extremum on `channel`: (included, excluded, snr).
 
-    A unit is included when its peak SNR on that channel is ≥ `min_snr`; its events are the
-    discharge times plus the unit's peak offset on that channel (what an extremum-aligned
-    detector reports).
+    A unit is included when its `measure` on that channel is ≥ `min_snr`: "snr" = MUAP peak /
+    added-noise SD; "sir" = MUAP peak / robust SD of the recorded channel (noise plus all other
+    units: what a MAD-threshold detector must beat). Its events are the discharge times plus the
+    unit's peak offset on that channel (what an extremum-aligned detector reports).
     """
+    if measure not in ("snr", "sir"):
+        raise UsageError(f'measure must be "snr" or "sir", got {measure!r}')
     c = channel_index(truth, channel)
     inc: dict[int, np.ndarray] = {}
     exc: dict[int, np.ndarray] = {}
     snr: dict[int, float] = {}
     for u in truth.get("units", []):
         fir = np.asarray(u.get("firings_s", []), dtype=float)
-        off = (
-            float(u.get("peak_offset_s", [0.0] * (c + 1))[c])
-            if u.get("peak_offset_s") is not None
-            else 0.0
-        )
-        s = u.get("snr")
+        offs = u.get("peak_offset_s")
+        off = float(offs[c]) if offs is not None else 0.0
+        s = u.get(measure)
         s_c = float(s[c]) if s is not None and s[c] is not None else float("inf")
         snr[int(u["id"])] = s_c
         (inc if s_c >= min_snr else exc)[int(u["id"])] = fir + off

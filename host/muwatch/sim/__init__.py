@@ -38,7 +38,7 @@ from muwatch.sim.evoked import (
     fire_probability,
     simulate_cmap_scan,
 )
-from muwatch.sim.export import truth_path, write_bdf
+from muwatch.sim.export import save_recording, truth_path, write_bdf
 from muwatch.sim.force import ForceProfile, graded, mvc, ramp, rest, steady, trapezoid
 from muwatch.sim.layout import Electrode, Layout, make_layout
 from muwatch.sim.muscles import Muscle, muscle, muscle_names
@@ -102,6 +102,7 @@ __all__ = [
     "read_signal_source",
     "read_truth",
     "rest",
+    "save_recording",
     "scenario_names",
     "simulate",
     "simulate_cmap",

@@ -31,14 +31,17 @@ def check_fs(fs: float) -> float:
 
 def surface_geometry(
     pool: MotorUnitPool, lay: Layout, idx: list[int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(amplitude V, width s) per unit and surface channel, and each unit's centre offset (s)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per unit and surface channel: amplitude (V), width (s), bipolar delay (s); and each unit's
+    centre offset (s) after its discharge."""
     lat = np.array([lay.electrodes[i].lateral_mm for i in idx])
+    ied = np.array([lay.electrodes[i].ied_mm for i in idx])
     r = np.hypot(pool.lateral_mm[:, None] - lat[None, :], pool.depth_mm[:, None])
     amps = (pool.volts_per_fibre * pool.fibres)[:, None] * surface_gain(r)
     widths = pool.width_s[:, None] * surface_width_factor(r)
+    delay = ied[None, :] * 1e-3 / pool.fibre_cv_m_s[:, None]
     centre = SUPPORT * widths.max(axis=1) if widths.size else np.zeros(pool.n)
-    return amps, widths, centre
+    return amps, widths, delay, centre
 
 
 def unit_truth(pool: MotorUnitPool) -> list[dict[str, Any]]:
@@ -172,8 +175,8 @@ def render_voluntary(
     sidx = lay.of_kind("surface")
     tmpl_out: dict[str, Any] = {"fs": fs, "channels": [lay.names[i] for i in sidx], "units": []}
     if sidx:
-        amps, widths, centre = surface_geometry(pool, lay, sidx)
-        sig, rendered = render_trains(samples, amps, widths, pool.shape_b, centre, fs, n)
+        amps, widths, delay, centre = surface_geometry(pool, lay, sidx)
+        sig, rendered = render_trains(samples, amps, widths, pool.shape_b, centre, fs, n, delay)
         data[sidx] = sig
         for u in range(pool.n):
             for j, c in enumerate(sidx):
@@ -216,7 +219,13 @@ def finish(
     sd = noise_sd(data, noise, peak_ref)
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 99])
     truth["artifacts"] = truth.get("artifacts", []) + add_noise(data, fs, noise, rng, sd)
-    truth["noise"] = noise.to_dict() | {"sd_v": sd}
+    # Robust SD of each recorded channel (noise plus every other unit's activity): what a
+    # MAD-threshold detector sees as its background. SIR = MUAP peak / this.
+    centred = data - np.median(data, axis=1, keepdims=True)
+    bg = np.median(np.abs(centred), axis=1) / 0.6745
+    truth["noise"] = noise.to_dict() | {"sd_v": sd, "background_sd_v": bg}
     for u in truth["units"]:
         if "peak_amplitude_v" in u:
-            u["snr"] = np.abs(np.asarray(u["peak_amplitude_v"])) / np.where(sd > 0, sd, np.inf)
+            peak = np.abs(np.asarray(u["peak_amplitude_v"]))
+            u["snr"] = peak / np.where(sd > 0, sd, np.inf)
+            u["sir"] = peak / np.where(bg > 0, bg, np.inf)

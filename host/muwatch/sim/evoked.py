@@ -50,21 +50,25 @@ def supramaximal_ma(pool: MotorUnitPool) -> float:
     return float(np.max(pool.threshold_ma * (1 + z * pool.rel_spread)) * 1.2)
 
 
-def cmap_geometry(pool: MotorUnitPool, lay: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-unit (amplitude V, width s) on every channel (needles: 0) and centre offsets (s)."""
+def cmap_geometry(
+    pool: MotorUnitPool, lay: Layout
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per unit and channel: amplitude V (needles: 0), width s, bipolar delay s; centre offsets s."""
     n_ch = len(lay.electrodes)
     amps = np.zeros((pool.n, n_ch))
     widths = np.full((pool.n, n_ch), float(np.max(pool.width_s)) if pool.n else 1e-3)
+    delay = np.zeros((pool.n, n_ch))
     for c, e in enumerate(lay.electrodes):
         if e.kind != "surface":
             continue
         r = np.hypot(pool.lateral_mm - e.lateral_mm, pool.depth_mm)
         amps[:, c] = pool.volts_per_fibre * pool.fibres * surface_gain(r)
         widths[:, c] = pool.width_s * surface_width_factor(r)
+        delay[:, c] = e.ied_mm * 1e-3 / pool.fibre_cv_m_s
     # Centre of the waveform after the latency, so that the visible onset (≈ 1 % of the
     # negative peak, x ≈ −2.2) falls at the unit's latency.
     centre = ONSET_X * widths.max(axis=1)
-    return amps, widths, centre
+    return amps, widths, delay, centre
 
 
 def render_stimulus(
@@ -75,10 +79,10 @@ def render_stimulus(
     t_stim: float,
     fired: np.ndarray,
     rng: np.random.Generator,
-    geometry: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    geometry: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """Add the evoked MUAPs of the fired units (bool mask) for one stimulus at `t_stim`."""
-    amps, widths, centre = cmap_geometry(pool, lay) if geometry is None else geometry
+    amps, widths, delay, centre = cmap_geometry(pool, lay) if geometry is None else geometry
     idx = np.flatnonzero(fired)
     if idx.size == 0:
         return
@@ -92,6 +96,7 @@ def render_stimulus(
         kind="surface",
         shape_b=pool.shape_b[idx],
         centre_s=centre[idx],
+        delay_s=delay[idx],
     )
 
 
@@ -162,9 +167,17 @@ def cmap_measures(wave: np.ndarray, fs: float, sum_smup_v: float | None = None) 
 def cmap_waveform(pool: MotorUnitPool, lay: Layout, fs: float, seconds: float = 0.04) -> np.ndarray:
     """Noise-free supramaximal CMAP (C, n) starting at the stimulus, no nerve jitter, no artifact."""
     out = np.zeros((len(lay.electrodes), int(round(seconds * fs))))
-    amps, widths, centre = cmap_geometry(pool, lay)
+    amps, widths, delay, centre = cmap_geometry(pool, lay)
     render_events(
-        out, fs, pool.latency_s, amps, widths, kind="surface", shape_b=pool.shape_b, centre_s=centre
+        out,
+        fs,
+        pool.latency_s,
+        amps,
+        widths,
+        kind="surface",
+        shape_b=pool.shape_b,
+        centre_s=centre,
+        delay_s=delay,
     )
     return out
 
@@ -172,7 +185,7 @@ def cmap_waveform(pool: MotorUnitPool, lay: Layout, fs: float, seconds: float = 
 def cmap_truth(pool: MotorUnitPool, lay: Layout, fs: float) -> dict[str, Any]:
     """Per-channel CMAP measures of the pool (for the ground truth)."""
     wave = cmap_waveform(pool, lay, fs)
-    amps, _, _ = cmap_geometry(pool, lay)
+    amps = cmap_geometry(pool, lay)[0]
     chans = []
     for c, e in enumerate(lay.electrodes):
         meas = cmap_measures(wave[c], fs, float(amps[:, c].sum()) if e.kind == "surface" else None)

@@ -115,3 +115,51 @@ def truth_path(bdf_path: str | Path) -> Path:
     """Where the ground-truth sidecar of a BDF file lives."""
     p = Path(bdf_path)
     return p.with_name(p.stem + "_truth.json")
+
+
+def save_recording(
+    rec: Recording,
+    stem: str | Path,
+    *,
+    gain: int = DEFAULT_GAIN,
+    vref: float = DEFAULT_VREF,
+    what: tuple[str, ...] = ("bdf", "truth", "source"),
+) -> list[Path]:
+    """Write `<stem>.bdf`, `<stem>_truth.json` and the signal source `<stem>.i32/.json`.
+
+    The signal source carries the annotations and trigger times in its header, so the
+    firmware's ADS1299 model can replay a whole session with its stimulus triggers.
+    """
+    from muwatch.sim.ads1299 import to_ads1299_codes, write_signal_source
+
+    unknown = set(what) - {"bdf", "truth", "source"}
+    if unknown:
+        raise UsageError(f"unknown output kind(s) {sorted(unknown)}; known: bdf, truth, source")
+    stem = Path(stem)
+    written: list[Path] = []
+    if "bdf" in what:
+        written.append(
+            write_bdf(
+                rec, stem.with_name(stem.name + ".bdf"), gain=gain, vref=vref, truth_sidecar=False
+            )
+        )
+    if "truth" in what:
+        written.append(write_truth(truth_path(stem.with_name(stem.name + ".bdf")), rec.truth))
+    if "source" in what:
+        if len(rec.channels) > 8:
+            raise UsageError("the ADS1299 has 8 channels; this recording has more")
+        meta = {
+            "gain": gain,
+            "vref": vref,
+            "scenario": rec.scenario,
+            "seed": rec.seed,
+            "channels": list(rec.channels),
+            "annotations": [[a.onset, a.duration, a.text] for a in rec.annotations],
+            "triggers": list(rec.extras.get("triggers", [])),
+        }
+        written.extend(
+            write_signal_source(
+                stem, to_ads1299_codes(rec.data, gain=gain, vref=vref), rec.fs, meta
+            )
+        )
+    return written

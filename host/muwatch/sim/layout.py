@@ -20,12 +20,14 @@ Kind = Literal["surface", "needle"]
 
 @dataclass(frozen=True)
 class Electrode:
-    """One recording channel (monopolar against a distant reference)."""
+    """One recording channel: monopolar against a distant reference (`ied_mm` 0) or, for surface
+    channels, bipolar: minus a second electrode `ied_mm` further along the muscle fibres."""
 
     name: str
     kind: Kind
     lateral_mm: float
     depth_mm: float = 0.0
+    ied_mm: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,17 @@ class Layout:
         return Layout(self.name, moved)
 
 
-LAYOUTS = ("belly", "array8", "needle", "needle+belly")
+LAYOUTS = ("belly", "array8", "bipolar", "bipolar8", "needle", "needle+belly")
+BIPOLAR_IED_MM = 10.0  # inter-electrode distance of a bipolar surface channel (SENIAM: 20 mm max)
 
 
 def make_layout(name: str, m: Muscle, *, shift_mm: float = 0.0) -> Layout:
-    """A named layout over muscle `m`: belly | array8 | needle | needle+belly."""
+    """A named layout over muscle `m`: belly | array8 | bipolar | bipolar8 | needle | needle+belly.
+
+    belly: one monopolar channel over the muscle centre (belly-tendon montage, for CMAPs);
+    array8: 8 monopolar channels across the muscle against a common reference (the wearable's
+    ADS1299 with SRB1); bipolar / bipolar8: the same with bipolar channels along the fibres.
+    """
     mid_depth = float(np.mean(m.depth_mm))
     belly = Electrode("EMG1", "surface", 0.0)
     needle = Electrode("NDL1", "needle", 0.0, mid_depth)
@@ -70,6 +78,17 @@ def make_layout(name: str, m: Muscle, *, shift_mm: float = 0.0) -> Layout:
         pos = np.linspace(-0.6 * m.width_mm, 0.6 * m.width_mm, 8)
         lay = Layout(
             name, tuple(Electrode(f"EMG{i + 1}", "surface", float(p)) for i, p in enumerate(pos))
+        )
+    elif name == "bipolar":
+        lay = Layout(name, (Electrode("EMG1", "surface", 0.0, 0.0, BIPOLAR_IED_MM),))
+    elif name == "bipolar8":
+        pos = np.linspace(-0.6 * m.width_mm, 0.6 * m.width_mm, 8)
+        lay = Layout(
+            name,
+            tuple(
+                Electrode(f"EMG{i + 1}", "surface", float(p), 0.0, BIPOLAR_IED_MM)
+                for i, p in enumerate(pos)
+            ),
         )
     elif name == "needle":
         lay = Layout(name, (needle,))

@@ -65,23 +65,26 @@ def render_trains(
     centre_s: np.ndarray,
     fs: float,
     n_samples: int,
+    delay_s: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sum of every unit's surface MUAP at its discharge samples, on C channels.
 
-    amps, widths_s: (U, C); shape_b, centre_s: (U,). Returns (signal (C, n), templates (U, C, L))
-    where templates are the waveforms rendered (sample 0 = discharge sample).
+    amps, widths_s: (U, C); shape_b, centre_s: (U,); delay_s (U, C): for bipolar channels, the
+    propagation delay to the second electrode (its delayed copy is subtracted). Returns
+    (signal (C, n), templates (U, C, L)): the waveforms rendered (sample 0 = discharge sample).
     """
     amps = np.atleast_2d(np.asarray(amps, dtype=float))
     n_units, n_ch = amps.shape
     out = np.zeros((n_ch, n_samples))
     if n_units == 0:
         return out, np.zeros((0, n_ch, 1))
-    end = float(np.max(centre_s[:, None] + SUPPORT * widths_s))
+    delay = np.zeros_like(amps) if delay_s is None else np.asarray(delay_s, dtype=float)
+    end = float(np.max(centre_s[:, None] + delay + SUPPORT * widths_s))
     length = int(np.ceil(end * fs)) + 1
     tj = np.arange(length) / fs
-    x = (tj[None, None, :] - centre_s[:, None, None]) / widths_s[:, :, None]
-    tmpl = amps[:, :, None] * surface_shape(x, shape_b[:, None, None])
-    tmpl[np.abs(x) > SUPPORT] = 0.0
+    tmpl = _surface_wave(
+        tj[None, None, :] - centre_s[:, None, None], amps, widths_s, shape_b[:, None], delay
+    )
     trains = [np.asarray(s, dtype=np.int64) for s in spike_samples]
     trains = [np.sort(s[(s >= 0) & (s < n_samples)]) for s in trains]
     padded = np.zeros((n_ch, n_samples + length))
@@ -102,6 +105,20 @@ def render_trains(
     return out, tmpl
 
 
+def _surface_wave(
+    t: np.ndarray, amps: np.ndarray, widths: np.ndarray, b: np.ndarray, delay: np.ndarray
+) -> np.ndarray:
+    """Monopolar MUAP at t (relative to its centre), minus its delayed copy where delay > 0."""
+    x = t / widths[..., None]
+    wave = np.where(np.abs(x) <= SUPPORT, surface_shape(x, b[..., None]), 0.0)
+    if np.any(delay > 0):
+        x2 = (t - delay[..., None]) / widths[..., None]
+        wave = wave - np.where(
+            (np.abs(x2) <= SUPPORT) & (delay[..., None] > 0), surface_shape(x2, b[..., None]), 0.0
+        )
+    return amps[..., None] * wave
+
+
 def render_events(
     out: np.ndarray,
     fs: float,
@@ -112,6 +129,7 @@ def render_events(
     kind: str = "surface",
     shape_b: np.ndarray | None = None,
     centre_s: np.ndarray | None = None,
+    delay_s: np.ndarray | None = None,
     chunk: int = 1 << 21,
 ) -> None:
     """Add waveforms at continuous times into `out` (C, n), evaluated exactly (in place).
@@ -128,7 +146,12 @@ def render_events(
     widths_s = np.asarray(widths_s, dtype=float).reshape(e_count, n_ch)
     centre = np.zeros(e_count) if centre_s is None else np.asarray(centre_s, dtype=float)
     b = np.zeros(e_count) if shape_b is None else np.asarray(shape_b, dtype=float)
-    half = int(np.ceil(SUPPORT * widths_s.max() * fs)) + 1
+    delay = (
+        np.zeros((e_count, n_ch))
+        if delay_s is None
+        else np.asarray(delay_s, dtype=float).reshape(e_count, n_ch)
+    )
+    half = int(np.ceil((SUPPORT * widths_s.max() + delay.max()) * fs)) + 1
     span = 2 * half + 1
     per = max(1, chunk // (span * n_ch))
     for e0 in range(0, e_count, per):
@@ -143,13 +166,14 @@ def render_events(
         lo = int(idx[valid].min())
         hi = int(idx[valid].max()) + 1
         for c in range(n_ch):
-            x = (tt - tc[:, None]) / widths_s[sl, c][:, None]
             if kind == "surface":
-                wave = surface_shape(x, b[sl][:, None])
+                vals = _surface_wave(
+                    tt - tc[:, None], amps[sl, c], widths_s[sl, c], b[sl], delay[sl, c]
+                )
             else:
-                wave = sfap_shape(x)
-            vals = amps[sl, c][:, None] * wave
-            keep = valid & (np.abs(x) <= SUPPORT)
+                x = (tt - tc[:, None]) / widths_s[sl, c][:, None]
+                vals = amps[sl, c][:, None] * np.where(np.abs(x) <= SUPPORT, sfap_shape(x), 0.0)
+            keep = valid & (vals != 0.0)
             out[c, lo:hi] += np.bincount(idx[keep] - lo, weights=vals[keep], minlength=hi - lo)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from muwatch.sim.layout import Layout
-from muwatch.sim.muap import SUPPORT, peak_of, render_events, render_trains
+from muwatch.sim.muap import SUPPORT, peak_of, render_events, render_trains, sfap_shape
 from muwatch.sim.pool import MotorUnitPool, surface_gain, surface_width_factor
 
 PICKUP_MM = 1.0  # fibres beyond this distance only add to the far field
@@ -77,6 +77,54 @@ def near_fibres(
         offset = offset + np.where(adopted, rng.exponential(1.0e-3, r.size), 0.0)
         out.append({"r_mm": r, "offset_s": offset, "adopted": adopted})
     return out
+
+
+def realised_jitter_us(latency_s: np.ndarray) -> float | None:
+    """MCD (µs) of inter-potential intervals of adjacent fibre pairs, from true latencies."""
+    lat = np.asarray(latency_s, dtype=float)
+    if lat.ndim != 2 or lat.shape[0] < 2 or lat.shape[1] < 2:
+        return None
+    d = np.abs(np.diff(np.diff(lat, axis=1), axis=0))
+    d = d[np.isfinite(d)]
+    return float(d.mean() * 1e6) if d.size else None
+
+
+def jiggle_truth(
+    amp: np.ndarray,
+    wid: np.ndarray,
+    lat: np.ndarray,
+    blocked: np.ndarray,
+    fs: float,
+    max_pairs: int = 200,
+) -> dict[str, float] | None:
+    """Jiggle of the noise-free near-field MUAP (Stålberg & Sonoo 1994), consecutive discharges.
+
+    CAD (%) = 100 · mean over pairs of Σ|x_{k+1} − x_k| / Σ(|x_k| + |x_{k+1}|)/2;
+    CCC = mean Pearson correlation of consecutive MUAPs (zero lag: the truth is aligned).
+    """
+    k = lat.shape[0]
+    if k < 2 or amp.size == 0:
+        return None
+    k = min(k, max_pairs + 1)
+    lo = float(np.nanmin(lat[:k]) - SUPPORT * wid.max())
+    hi = float(np.nanmax(lat[:k]) + SUPPORT * wid.max())
+    t = lo + np.arange(int(np.ceil((hi - lo) * fs)) + 1) / fs
+    x = (t[None, None, :] - lat[:k, :, None]) / wid[None, :, None]
+    wave = np.where(
+        blocked[:k, :, None] | (np.abs(x) > SUPPORT), 0.0, amp[None, :, None] * sfap_shape(x)
+    ).sum(axis=1)
+    a, b = wave[:-1], wave[1:]
+    denom = (np.abs(a).sum(axis=1) + np.abs(b).sum(axis=1)) / 2
+    ok = denom > 0
+    if not ok.any():
+        return None
+    cad = 100.0 * float(np.mean(np.abs(b - a).sum(axis=1)[ok] / denom[ok]))
+    ac = a - a.mean(axis=1, keepdims=True)
+    bc = b - b.mean(axis=1, keepdims=True)
+    den = np.sqrt((ac**2).sum(axis=1) * (bc**2).sum(axis=1))
+    good = den > 0
+    ccc = float(np.mean((ac * bc).sum(axis=1)[good] / den[good])) if good.any() else float("nan")
+    return {"cad_pct": cad, "ccc": ccc, "pairs": int(k - 1)}
 
 
 def render_needle(
@@ -143,6 +191,8 @@ def render_needle(
                     ev_a.append(np.broadcast_to(amp, (k, m))[~blocked])
                     ev_w.append(np.broadcast_to(wid, (k, m))[~blocked])
                     rec["latency_s"] = np.where(blocked, np.nan, lat)
+                    rec["realised_jitter_us"] = realised_jitter_us(rec["latency_s"])
+                    rec["jiggle"] = jiggle_truth(amp, wid, lat, blocked, fs)
             peak_t[u, c], peak_v[u, c] = peak_of(mean[0], fs)
             if m or far_amp[u] > 0:
                 rec["mean_muap_uv"] = np.round(mean[0] * 1e6, 3) if m else None

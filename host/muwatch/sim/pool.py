@@ -68,6 +68,7 @@ class MotorUnitPool:
     fibre_spread_s: np.ndarray  # SD of fibre latencies within the unit (needle shape)
     sfap_scale: np.ndarray  # single-fibre potential size (1 normal; < 1 myopathy)
     adopted: np.ndarray  # fraction of the unit's fibres adopted by reinnervation
+    fibre_cv_m_s: np.ndarray  # muscle-fibre conduction velocity (bipolar MUAP shape)
     mfr_hz: float = MFR_HZ
     rate_gain: float = 1.0  # Hz per unit of excitation
     isi_cv: float = 0.15
@@ -194,6 +195,10 @@ def make_pool(
     threshold = np.maximum(rng.normal(thr_mean, thr_sd, n), 0.2 * thr_mean)
     rel_spread = np.full(n, 0.0165)
     jit = m.jitter_us if jitter_us is None else float(jitter_us)
+    # Muscle-fibre conduction velocity ~4 m/s, higher in larger units (3.5 → 5 m/s).
+    fibre_cv = 3.5 + 1.5 * (i - 1) / max(n - 1, 1)
+    if variability == "physiological":
+        fibre_cv = fibre_cv + rng.normal(0.0, 0.2, n)
     return MotorUnitPool(
         muscle=m,
         seed=int(seed),
@@ -217,6 +222,7 @@ def make_pool(
         fibre_spread_s=np.full(n, 0.25e-3),
         sfap_scale=np.ones(n),
         adopted=np.zeros(n),
+        fibre_cv_m_s=np.asarray(fibre_cv, dtype=float),
         isi_cv=float(isi_cv),
         history=(f"make_pool({m.name}, n={n}, seed={seed})",),
     )

@@ -255,7 +255,7 @@ def _render_stimuli(
     level = np.array([s[1] for s in stims])
     p = fire_probability(level, pool.threshold_ma, pool.rel_spread)
     fired = rng.uniform(size=p.shape) < p
-    amps, widths, centre = cmap_geometry(pool, lay)
+    amps, widths, delay, centre = cmap_geometry(pool, lay)
     si, ui = np.nonzero(fired)
     lat = pool.latency_s[ui] + rng.normal(0.0, 20e-6, ui.size)
     render_events(
@@ -267,6 +267,7 @@ def _render_stimuli(
         kind="surface",
         shape_b=pool.shape_b[ui],
         centre_s=centre[ui],
+        delay_s=delay[ui],
     )
     art = artifact_size(lay, artifact_v)
     for ts in t_s:
