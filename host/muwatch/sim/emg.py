@@ -61,6 +61,9 @@ def unit_truth(pool: MotorUnitPool) -> list[dict[str, Any]]:
             "jitter_us": float(pool.jitter_us[u]),
             "block_prob": float(pool.block_prob[u]),
             "adopted": float(pool.adopted[u]),
+            "fibre_cv_m_s": float(pool.fibre_cv_m_s[u]),
+            "muap_width_s": float(pool.width_s[u]),
+            "muap_shape_b": float(pool.shape_b[u]),
             "smup_amplitude_v": float(
                 pool.volts_per_fibre[u]
                 * pool.fibres[u]
@@ -92,7 +95,13 @@ def base_truth(
             "history": list(pool.history),
         },
         "channels": [
-            {"name": e.name, "kind": e.kind, "lateral_mm": e.lateral_mm, "depth_mm": e.depth_mm}
+            {
+                "name": e.name,
+                "kind": e.kind,
+                "lateral_mm": e.lateral_mm,
+                "depth_mm": e.depth_mm,
+                "ied_mm": e.ied_mm,
+            }
             for e in lay.electrodes
         ],
         "units": unit_truth(pool),
