@@ -107,3 +107,29 @@ def test_unknown_names_list_the_known_ones() -> None:
         sim.simulate("cmap", snr=3)
     with pytest.raises(UsageError, match="1000-20000 Hz"):
         sim.simulate("cmap", fs=50)
+
+
+def test_munix_scenario_has_cmaps_then_graded_sip_epochs() -> None:
+    rec = sim.simulate("munix", seed=3)
+    texts = [a.text for a in rec.annotations]
+    levels = [t for t in texts if t.startswith("SIP ")]
+    assert levels == [f"SIP {p}% MVC" for p in range(10, 101, 10)]
+    assert sum(t.startswith("stimulus ") for t in texts) == 3
+    # SIP power grows with the force level
+    powers = []
+    for a in rec.annotations:
+        if a.text.startswith("SIP "):
+            x = rec.data[0, int((a.onset + 0.5) * rec.fs) : int((a.onset + a.duration) * rec.fs)]
+            powers.append(float(np.mean(x**2)))
+    assert all(b > a for a, b in zip(powers, powers[1:], strict=False))
+
+
+def test_repeat_sessions_vary_less_than_subjects() -> None:
+    def cmap_amp(rec: sim.Recording) -> float:
+        return rec.truth["cmap"]["channels"][0]["amplitude_v"]
+
+    same = [cmap_amp(r) for r in sim.simulate_repeats("cmap", 5, subject_seed=7, seconds=1.0)]
+    others = [cmap_amp(sim.simulate("cmap", seconds=1.0, seed=s)) for s in range(5)]
+    cv_same = np.std(same) / np.mean(same)
+    cv_others = np.std(others) / np.mean(others)
+    assert 0 < cv_same < cv_others

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from muwatch import sim
 from muwatch.errors import FileFormatError, UsageError
 
@@ -93,3 +95,13 @@ def test_no_warning_for_normal_emg() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sim.to_ads1299_codes(rec.data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(sim.ads1299.GAINS), st.lists(st.floats(-1.0, 1.0), min_size=1, max_size=50))
+def test_codes_round_trip_within_half_an_lsb(gain: int, fractions: list[float]) -> None:
+    full = 4.5 / gain
+    v = np.array([fractions]) * full * (1 - 1e-7)
+    codes = sim.to_ads1299_codes(v, gain=gain)
+    back = sim.from_ads1299_codes(codes, gain=gain)[0]
+    assert np.all(np.abs(back - v[0]) <= sim.lsb_volts(gain) / 2 * (1 + 1e-9))
