@@ -73,3 +73,21 @@ def test_clipping_in_the_bdf_warns(tmp_path: Path) -> None:
         warnings.simplefilter("error")
         rec.data[0, 10] = 0.0
         sim.write_bdf(rec, tmp_path / "c3.bdf", truth_sidecar=False)
+
+
+@pytest.mark.parametrize("fs", [1000.0, 2500.0, 20000.0])
+def test_any_rate_from_1_to_20_khz_exports(fs: float, tmp_path: Path) -> None:
+    rec = sim.simulate("needle-steady", seconds=0.5, fs=fs, seed=1)
+    assert rec.n_samples == int(0.5 * fs)
+    raw = mne.io.read_raw_bdf(
+        sim.write_bdf(rec, tmp_path / "r.bdf"), preload=False, verbose="error"
+    )
+    assert raw.info["sfreq"] == fs
+
+
+def test_a_rate_without_whole_samples_per_record_is_refused(tmp_path: Path) -> None:
+    from muwatch.errors import UsageError
+
+    rec = sim.simulate("needle-steady", seconds=0.2, fs=1234.567, seed=1)
+    with pytest.raises(UsageError, match="whole number of samples"):
+        sim.write_bdf(rec, tmp_path / "r.bdf")
