@@ -426,7 +426,17 @@ class Device:
             raise
         self._set_link("open", self.transport.description)
         self._reset_link_counters()
-        info = await self.info()
+        # A sensor that has just booted may miss the first request: ask again until the
+        # connect timeout is used up.
+        deadline = self._clock() + self.connect_timeout
+        while True:
+            try:
+                info = await self.info()
+                break
+            except DeviceTimeout:
+                if self._clock() + self.request_timeout > deadline:
+                    raise
+
         if info.protocol_version != pc.PROTOCOL_VERSION:
             await self.close()
             raise DeviceError(
@@ -772,8 +782,10 @@ class Device:
             try:
                 await self._resync()
             except DeviceError as exc:
-                log.warning("resync after reconnect failed: %s", exc)
-            return
+                log.info("resync after reconnect failed: %s", exc)
+            if self._link_up.is_set() or self._closing:
+                return
+            attempt += 1  # the link dropped again at once: keep trying
 
     async def _resync(self) -> None:
         """After a reconnect: learn how far the stream went and ask for what was missed."""
