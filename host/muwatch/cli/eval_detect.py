@@ -47,7 +47,7 @@ def _fmt(v: float | None) -> str:
     type=float,
     default=0.0,
     show_default=True,
-    help="Count only units whose MUAP peak/noise SD on the channel reaches this; detections of smaller units are neutral.",
+    help="Count only units whose MUAP peak reaches this on the channel; detections of units between half of it and it are neutral, of smaller ones false positives.",
 )
 @click.option(
     "--measure",

@@ -37,16 +37,22 @@ def truth_trains(
     *,
     min_snr: float = 0.0,
     measure: str = "snr",
+    neutral_ratio: float = 0.5,
 ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], dict[int, float]]:
-    """Per-unit event times at the MUAP extremum on `channel`: (included, excluded, snr).
+    """Per-unit event times at the MUAP extremum on `channel`: (targets, borderline, snr).
 
-    A unit is included when its `measure` on that channel is ≥ `min_snr`: "snr" = MUAP peak /
+    A unit is a target when its `measure` on that channel is ≥ `min_snr`: "snr" = MUAP peak /
     added-noise SD; "sir" = MUAP peak / robust SD of the recorded channel (noise plus all other
-    units: what a MAD-threshold detector must beat). Its events are the discharge times plus the
-    unit's peak offset on that channel (what an extremum-aligned detector reports).
+    units: what a MAD-threshold detector must beat). Units between `neutral_ratio`·min_snr and
+    min_snr are borderline: detecting them is neither a hit nor a false positive. Smaller units
+    are neither: a detection that only matches one of them is a false positive (they are below
+    what anyone would annotate). Event times are the discharge times plus the unit's peak offset
+    on that channel (what an extremum-aligned detector reports).
     """
     if measure not in ("snr", "sir"):
         raise UsageError(f'measure must be "snr" or "sir", got {measure!r}')
+    if not 0.0 <= neutral_ratio <= 1.0:
+        raise UsageError(f"neutral_ratio must be in [0, 1], got {neutral_ratio}")
     c = channel_index(truth, channel)
     inc: dict[int, np.ndarray] = {}
     exc: dict[int, np.ndarray] = {}
@@ -58,7 +64,10 @@ def truth_trains(
         s = u.get(measure)
         s_c = float(s[c]) if s is not None and s[c] is not None else float("inf")
         snr[int(u["id"])] = s_c
-        (inc if s_c >= min_snr else exc)[int(u["id"])] = fir + off
+        if s_c >= min_snr:
+            inc[int(u["id"])] = fir + off
+        elif s_c >= neutral_ratio * min_snr:
+            exc[int(u["id"])] = fir + off
     return inc, exc, snr
 
 
