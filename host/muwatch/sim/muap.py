@@ -87,7 +87,6 @@ def render_trains(
     )
     trains = [np.asarray(s, dtype=np.int64) for s in spike_samples]
     trains = [np.sort(s[(s >= 0) & (s < n_samples)]) for s in trains]
-    padded = np.zeros((n_ch, n_samples + length))
     ar = np.arange(length)
     for u, s in enumerate(trains):
         if s.size == 0:
@@ -96,12 +95,15 @@ def render_trains(
         # plain fancy-index add (no np.add.at needed).
         min_isi = int(np.diff(s).min()) if s.size > 1 else length
         stride = max(1, -(-length // max(min_isi, 1)))
-        for g in range(min(stride, s.size)):
-            idx = s[g::stride][:, None] + ar[None, :]
+        full = s[s + length <= n_samples]
+        for g in range(min(stride, full.size)):
+            idx = full[g::stride][:, None] + ar[None, :]
             for c in range(n_ch):  # 1-D rows: much faster than one 2-D fancy add
-                row = padded[c]
+                row = out[c]
                 row[idx] += tmpl[u, c][None, :]
-    out += padded[:, :n_samples]
+        for k in s[s + length > n_samples]:  # templates cut by the end of the recording
+            m = n_samples - k
+            out[:, k:] += tmpl[u, :, :m]
     return out, tmpl
 
 

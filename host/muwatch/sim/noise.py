@@ -49,6 +49,7 @@ class NoiseConfig:
 
 
 CLEAN = NoiseConfig(floor_uv_rms=0.0)
+_NOISE_BLOCK = 1 << 20
 
 
 def noise_sd(clean: np.ndarray, cfg: NoiseConfig, peak_v: np.ndarray | None = None) -> np.ndarray:
@@ -71,7 +72,9 @@ def add_noise(
     n_ch, n = data.shape
     events: list[dict[str, Any]] = []
     if np.any(sd > 0):
-        data += rng.standard_normal((n_ch, n)) * sd[:, None]
+        for b0 in range(0, n, _NOISE_BLOCK):  # in blocks: long sessions need no second copy
+            b1 = min(n, b0 + _NOISE_BLOCK)
+            data[:, b0:b1] += rng.standard_normal((n_ch, b1 - b0)) * sd[:, None]
     t = np.arange(n) / fs
     if cfg.mains_uv > 0:
         mod = 1.0 + 0.1 * np.sin(2 * np.pi * 0.1 * t + rng.uniform(0, 2 * np.pi))
