@@ -18,7 +18,7 @@ from muwatch.sim.noise import NoiseConfig
 from muwatch.sim.pool import MotorUnitPool, age_pool, make_pool, myopathic_pool
 from muwatch.sim.recording import Recording
 
-Kind = str  # "voluntary" | "cmap" | "cmap-scan" | "munix" | "session"
+Kind = str  # "voluntary" (a force profile) or "session" (a schedule of phases)
 
 
 @dataclass(frozen=True)
