@@ -10,8 +10,9 @@ Figures (build/bench/core.json):
 - state_bytes_per_channel: sizeof(mw_chain_t) on Cortex-M4F (read from the ELF symbol).
 - needle_recall_snr5 / needle_precision_snr5: simulated needle EMG (needle-steady, peak SNR
   5 = 14 dB, 20 kHz), units with peak SNR >= 5 scored at 0.4 ms (muwatch.eval), per SNR too.
-- surface_recall_low_force / surface_precision_low_force: surface-steady at 2 % MVC; units
-  whose MUAP peak is >= 5 x the detector's sigma are the targets (the others are neutral).
+- surface_recall_low_force / surface_precision_low_force: surface-steady at 0.5 % MVC; firing
+  units whose MUAP peak is >= 3 x the detector's sigma (interference included) are the
+  targets, the others are neutral (in this simulator no unit reaches 5 sigma even at 0.5 %).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ CORE = ROOT / "c_core"
 FS = 4000.0
 CHANNELS = 8
 SECONDS = float(os.environ.get("MW_BENCH_CORE_SECONDS", 600))
+LOW_FORCE_PCT = 0.5
+SURFACE_MIN_PEAK_SIGMA = 3.0
 
 
 def _surface_pipeline():
@@ -63,7 +66,27 @@ def _time(fn, repeat: int = 2) -> float:
     return best
 
 
+def _brainflow_loader_shim() -> None:
+    """BrainFlow 5.x locates its library with importlib.resources on a module (TypeError) and
+    falls back to pkg_resources, which recent setuptools no longer ships; give it the one
+    function it uses, resolving next to the brainflow package."""
+    if "pkg_resources" in sys.modules:
+        return
+    try:
+        import pkg_resources  # noqa: F401
+    except ModuleNotFoundError:
+        import types
+
+        import brainflow
+
+        shim = types.ModuleType("pkg_resources")
+        base = Path(brainflow.__file__).resolve().parent
+        shim.resource_filename = lambda _pkg, rel: str(base / rel)  # type: ignore[attr-defined]
+        sys.modules["pkg_resources"] = shim
+
+
 def speed() -> dict[str, dict[str, object]]:
+    _brainflow_loader_shim()
     from brainflow.data_filter import DataFilter, FilterTypes
     from muwatch.analysis._corewrap import Chain
     from scipy import signal as sps
@@ -296,26 +319,33 @@ def quality() -> dict[str, dict[str, object]]:
             f"needle-steady x4 seeds, 0.4 ms, units with peak SNR >= {snr}",
         )
         out[f"needle_precision_snr{snr}"] = figure(float(np.mean(ps)), "", "same runs")
-    rs, ps = [], []
+    rs, ps, targets = [], [], 0
     for seed in (1, 2, 3):
-        rec = sim.simulate("surface-steady", seconds=10, seed=seed, force_pct=2.0)
+        rec = sim.simulate("surface-steady", seconds=10, seed=seed, force_pct=LOW_FORCE_PCT)
         res = detect_spikes(rec.data[0], rec.fs, "surface")
-        inc, exc, snr = truth_trains(rec.truth, 0)
-        units = {u["id"]: abs(u["peak_amplitude_v"][0]) for u in rec.truth["units"]}
-        big = {u for u, a in units.items() if a >= 5 * res.noise_sigma}
+        inc, exc, _ = truth_trains(rec.truth, 0)
         trains = {**inc, **exc}
+        amp = {int(u["id"]): abs(u["peak_amplitude_v"][0]) for u in rec.truth["units"]}
+        big = {u for u in trains if amp[u] >= SURFACE_MIN_PEAK_SIGMA * res.noise_sigma}
+        big = {u for u in big if len(trains[u])}
+        targets += len(big)
         s = score_detection(
             {u: t for u, t in trains.items() if u in big},
             res.events["t"],
             0.4e-3,
             excluded_trains={u: t for u, t in trains.items() if u not in big},
         )
-        rs.append(s.recall)
+        rs.append(s.recall if s.n_true else np.nan)
         ps.append(s.precision)
+    mean = lambda v: float(np.nanmean(v)) if np.isfinite(v).any() else 0.0  # noqa: E731
     out["surface_recall_low_force"] = figure(
-        float(np.mean(rs)), "", "surface-steady 2 % MVC x3 seeds, 0.4 ms, units >= 5 sigma"
+        mean(np.array(rs, float)),
+        "",
+        f"surface-steady {LOW_FORCE_PCT} % MVC x3 seeds, 0.4 ms, target units with peak >= "
+        f"{SURFACE_MIN_PEAK_SIGMA} sigma of the filtered signal (others neutral)",
     )
-    out["surface_precision_low_force"] = figure(float(np.mean(ps)), "", "same runs")
+    out["surface_precision_low_force"] = figure(mean(np.array(ps, float)), "", "same runs")
+    out["surface_target_units"] = figure(targets, "units", "firing units meeting that peak, 3 runs")
     return out
 
 
