@@ -252,6 +252,9 @@ def make_links(device) -> list:
 
     links = [SerialLink(device)]
     if device.config.get("ble"):
+        import gc
+
+        gc.collect()
         try:
             import bluetooth  # noqa: F401
         except ImportError:

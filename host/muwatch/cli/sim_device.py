@@ -47,7 +47,7 @@ from muwatch.errors import UsageError
 @click.option(
     "--max-lag-ms",
     type=click.IntRange(1, 5000),
-    default=250,
+    default=500,
     show_default=True,
     help="How late the simulated DRDY interrupt may be served before conversions are lost.",
 )

@@ -9,11 +9,15 @@ What the MicroPython process gets:
 * `-X heapsize=` the ring buffer plus the non-buffer heap of an ESP32-S3 without PSRAM
   (HEAP_BUDGET_NO_PSRAM, see docs/firmware.md for the figure and its source);
 * MICROPYPATH: `--root` first (the device's flash: config, bond keys, deployed files, so
-  that `make deploy` through mpremote lands there), then firmware/, then firmware/sim;
+  that `make deploy` through mpremote lands there), then the firmware and the simulated
+  board precompiled with mpy-cross (build/sim-mpy), as a sensor runs .mpy files;
 * its stdio on a raw pty, like USB-CDC: the protocol, or the REPL after ENTER_REPL.
 
-A reset (REBOOT, watchdog, machine.reset(), Ctrl-D at the REPL) ends the MicroPython process;
-the launcher starts it again on the same pty/socket, as a board reboots behind its USB port.
+The board's life is a sequence of MicroPython processes on that one pty: the firmware run
+(firmware/sim/start.py: boot.py then main.py); when main.py returns (ENTER_REPL, the escape
+bytes, a crash at boot) a REPL process takes over, as the ESP32 port drops to its REPL; a
+reset (REBOOT, the watchdog, machine.reset(), Ctrl-D at the REPL) ends the process and the
+firmware boots again, as a board reboots behind its USB port.
 
 Other areas extend the process through `SimDeviceConfig.extra_env` / `extra_path` (the BLE
 shim's radio address, for instance) and `build_command()`.
@@ -86,16 +90,24 @@ class SimDeviceConfig:
     heap_budget: int = HEAP_BUDGET_NO_PSRAM
     sim_allowance: int = SIM_ALLOWANCE
     scenario: Path | str | None = None  # JSON list of timed actions (firmware/sim/simenv.py)
-    max_lag_ms: int = 250
+    max_lag_ms: int = 500
     battery_mv: int = 3950
     impedance_kohm: float | None = None
     uid: str = "a1b2c3d4e5f6"
     virtual_time: bool = False
+    # put the `bluetooth` shim on the path (also when extra_env has MUWATCH_RADIO) and add
+    # BLE_SHIM_ALLOWANCE to the heap (only when True: callers may size their own allowance)
+    bluetooth: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
     extra_path: list[Path | str] = field(default_factory=list)
 
+    def has_radio(self) -> bool:
+        """The `bluetooth` shim goes on the path when asked for or when a radio is given."""
+        return self.bluetooth or "MUWATCH_RADIO" in self.extra_env
+
     def heapsize(self) -> int:
-        return self.ring_bytes + self.heap_budget + self.sim_allowance
+        ble = BLE_SHIM_ALLOWANCE if self.bluetooth else 0
+        return self.ring_bytes + self.heap_budget + self.sim_allowance + ble
 
     def check(self) -> None:
         if self.ring_bytes < 31 * 100:
@@ -119,7 +131,15 @@ class SimDeviceConfig:
             raise UsageError(f"uid {self.uid!r} is not hex") from None
 
 
-MPY_DIR = REPO / "build" / "sim-mpy"
+MPY_DIR = REPO / "build" / "sim-mpy" / "board"
+BLE_MPY_DIR = REPO / "build" / "sim-mpy" / "ble"
+#: Sim modules that are not part of the default simulated board: the `bluetooth` shim is
+#: only importable when the device is started with a radio (SimDeviceConfig.bluetooth), as a
+#: board without Bluetooth has no `bluetooth` module.
+_OPTIONAL_SIM = {"start.py", "bluetooth.py"}
+#: Extra heap for the `bluetooth` shim's own code and buffers (simulation, not device memory:
+#: on the sensor `bluetooth` is C code in flash).
+BLE_SHIM_ALLOWANCE = 64 * 1024
 
 
 def compile_sim_modules(out: Path = MPY_DIR) -> Path:
@@ -135,31 +155,49 @@ def compile_sim_modules(out: Path = MPY_DIR) -> Path:
         for p in sorted((FIRMWARE_DIR / sub).rglob("*.py")):
             pairs.append((p, p.relative_to(FIRMWARE_DIR)))
     for p in sorted(SIM_DIR.glob("*.py")):
-        if p.name != "start.py":
+        if p.name not in _OPTIONAL_SIM:
             pairs.append((p, Path(p.name)))
     compile_tree(pairs, out, "x64")
+    want = {out / rel.with_suffix(".mpy") for _, rel in pairs}
+    for p in out.rglob("*.mpy"):
+        if p not in want:  # a module since removed (or optional) must not stay importable
+            p.unlink(missing_ok=True)
+    return out
+
+
+def compile_bluetooth_shim(out: Path = BLE_MPY_DIR) -> Path:
+    """firmware/sim/bluetooth.py compiled on its own, for devices started with a radio."""
+    from muwatch.deploy import compile_tree
+
+    src = SIM_DIR / "bluetooth.py"
+    if not src.exists():
+        raise UsageError(
+            "the simulated radio's bluetooth shim (firmware/sim/bluetooth.py) is missing"
+        )
+    compile_tree([(src, Path("bluetooth.py"))], out, "x64")
     return out
 
 
 def build_command(
-    cfg: SimDeviceConfig, root: Path, stats: Path | None = None, reset_cause: int = 1
+    cfg: SimDeviceConfig,
+    root: Path,
+    stats: Path | None = None,
+    reset_cause: int = 1,
+    repl: bool = False,
 ) -> tuple[list[str], dict[str, str], Path]:
-    """argv, environment and working directory of one MicroPython run of the device."""
-    argv = [
-        micropython_binary(),
-        "-X",
-        f"heapsize={cfg.heapsize()}",
-        "-i",
-        str(SIM_DIR / "start.py"),
-    ]
+    """argv, environment and working directory of one MicroPython run of the device.
+
+    repl=False boots the firmware (boot.py, main.py); repl=True is the REPL the port falls
+    back to when main.py returns (ENTER_REPL, the escape bytes, a crash at boot).
+    """
+    argv = [micropython_binary(), "-X", f"heapsize={cfg.heapsize()}"]
+    if not repl:
+        argv.append(str(SIM_DIR / "start.py"))
     env = dict(os.environ)
     mpy = compile_sim_modules()
-    path = [str(Path(p)) for p in cfg.extra_path] + [
-        str(root),
-        str(mpy),
-        str(FIRMWARE_DIR),
-        str(SIM_DIR),
-    ]
+    path = [str(Path(p)) for p in cfg.extra_path] + [str(root), str(mpy)]
+    if cfg.has_radio():
+        path.append(str(compile_bluetooth_shim()))
     env["MICROPYPATH"] = os.pathsep.join(path + [".frozen"])
     env["MUWATCH_FIRMWARE_DIR"] = str(FIRMWARE_DIR)
     env["MUWATCH_SIM_RING_BYTES"] = str(cfg.ring_bytes)
@@ -199,6 +237,7 @@ class SimDevice:
         self.root = self.root.resolve()
         self.stats_path = self.root / ".sim_stats.json"
         self.pid: int | None = None
+        self.in_repl = False
         self.restarts = 0
         self.resets: list[int] = []  # exit codes of the device runs that ended
         self.bridge_dropped = 0
@@ -225,10 +264,11 @@ class SimDevice:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _spawn(self, reset_cause: int) -> None:
+    def _spawn(self, reset_cause: int, repl: bool = False) -> None:
         import subprocess
 
-        argv, env, cwd = build_command(self.cfg, self.root, self.stats_path, reset_cause)
+        self.in_repl = repl
+        argv, env, cwd = build_command(self.cfg, self.root, self.stats_path, reset_cause, repl)
         if self._dev_master < 0:
             self._dev_master, self._dev_slave = pty.openpty()
             tty.setraw(self._dev_slave)  # bytes pass untouched, as on USB-CDC
@@ -351,6 +391,9 @@ class SimDevice:
             if code is None:
                 continue
             self._drain_device(buf)
+            if not self.in_repl and code == 0:
+                self._spawn(RESET_CAUSE_SOFT, repl=True)  # main.py returned: the REPL
+                continue
             self.resets.append(code)
             now = time.monotonic()
             restarts = [t for t in restarts if now - t < _RESTARTS_WINDOW_S] + [now]
@@ -360,6 +403,8 @@ class SimDevice:
                 )
                 self._stop.set()
                 break
+            # a reset (machine.reset 99, watchdog 98), a soft reset at the REPL (Ctrl-D: 0)
+            # or a crash: the board boots the firmware again
             cause = RESET_CAUSE_WDT if code == EXIT_WATCHDOG else RESET_CAUSE_SOFT
             self.restarts += 1
             self._spawn(cause)
