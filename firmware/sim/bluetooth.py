@@ -103,6 +103,7 @@ _NONE = const(0xFFFF)
 _DEFAULT_BUFFER = const(20)
 _MAX_VALUE = const(512)
 _TX_HEADER = const(7)
+_RX_BUF = const(2048)
 _RPC_TIMEOUT_MS = const(5000)
 
 
@@ -237,27 +238,29 @@ class _BLE:
         return body
 
     def _reader(self, sock):
-        buf = b""
+        # Preallocated buffers: this thread runs beside a firmware that keeps its heap tight.
+        # Socket reads in MicroPython never return short, so read a header, then its message.
+        head = bytearray(2)
+        body = bytearray(_RX_BUF)
+        view = memoryview(body)
         poller = select.poll()
         poller.register(sock, select.POLLIN)
         while self._active:
             if poller.poll(50):
+                n = 0
                 try:
-                    chunk = sock.recv(4096)
+                    if sock.readinto(head) == 2:
+                        n = head[0] | head[1] << 8
+                        if not 0 < n <= _RX_BUF or sock.readinto(body, n) != n:
+                            n = 0
                 except OSError:
-                    chunk = b""
-                if not chunk:
+                    n = 0
+                if not n:
                     if self._active:
                         print("bluetooth: the simulated radio went away", file=sys.stderr)
                     self._active = False
                     break
-                buf += chunk
-                while len(buf) >= 2:
-                    n = buf[0] | buf[1] << 8
-                    if len(buf) < 2 + n:
-                        break
-                    self._incoming(buf[2], buf[3 : 2 + n])
-                    buf = buf[2 + n :]
+                self._incoming(body[0], bytes(view[1:n]))
             self._q_lock.acquire()
             pending = len(self._events)
             self._q_lock.release()

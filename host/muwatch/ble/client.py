@@ -94,6 +94,8 @@ class BumbleClient(BaseBleakClient):
         mtu: int = 247,
         **_platform_args: Any,
     ) -> None:
+        if address_or_ble_device is None:
+            raise BleakDeviceNotFoundError("", "no device to connect to (the scan found none?)")
         super().__init__(
             address_or_ble_device, disconnected_callback=disconnected_callback, timeout=timeout
         )
