@@ -1,0 +1,42 @@
+"""Firing statistics through the C core against direct numpy computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from muwatch.analysis.firing import firing_stats
+from muwatch.errors import UsageError
+
+
+def test_rate_and_cv_match_numpy() -> None:
+    rng = np.random.default_rng(4)
+    fs = 10_000.0
+    isi = rng.normal(0.08, 0.012, 300)
+    t = np.round(np.cumsum(isi) * fs).astype(np.int64)
+    r = firing_stats(t, fs)
+    d = np.diff(t) / fs
+    assert r.n_isi == d.size and r.n_short == r.n_long == 0
+    assert r.rate_hz == pytest.approx(1 / d.mean(), rel=1e-5)
+    assert r.isi_cv == pytest.approx(d.std(ddof=1) / d.mean(), rel=1e-3)
+    assert r.mean_isi_ms == pytest.approx(1000 * d.mean(), rel=1e-6)
+
+
+def test_out_of_range_isis_are_counted_not_used() -> None:
+    t = np.array([0, 200, 400, 410, 610, 5000, 5200, 5400])
+    r = firing_stats(t, 2000.0, min_isi_ms=20, max_isi_ms=250)
+    assert (r.n_short, r.n_long) == (1, 1)
+    assert r.n_isi == 5 and r.rate_hz == pytest.approx(10.0, rel=1e-4)
+
+
+def test_too_few_discharges_give_none() -> None:
+    r = firing_stats([100, 300], 1000.0)
+    assert r.rate_hz is None and r.isi_cv is None and r.n_isi == 1
+
+
+def test_refusals() -> None:
+    with pytest.raises(UsageError, match="increasing"):
+        firing_stats([10, 5], 1000.0)
+    with pytest.raises(UsageError, match="whole sample"):
+        firing_stats([1.5, 3.0], 1000.0)
+    with pytest.raises(UsageError, match="ISI bounds"):
+        firing_stats([1, 2], 1000.0, min_isi_ms=50, max_isi_ms=10)
