@@ -102,6 +102,8 @@ class Adapter:
     ) -> Adapter:
         """The open adapter for `transport` in this loop, opening it if needed."""
         loop = asyncio.get_running_loop()
+        for old in [other for other in list(_adapters) if other.is_closed()]:
+            del _adapters[old]  # state of a finished loop is never reused (pitfall 10)
         per_loop = _adapters.setdefault(loop, {})
         key = _key(transport)
         entry = per_loop.setdefault(key, _Entry())
@@ -243,7 +245,7 @@ async def _open(key: str, transport: TransportSpec, bonds: BondStore) -> Adapter
         assert isinstance(transport, str)
         try:
             hci_transport = await open_transport(transport)
-        except (OSError, ValueError, RuntimeError) as exc:
+        except Exception as exc:  # socket, spec and libusb errors alike: say what to check
             raise _not_available(_open_failure_message(transport, exc)) from exc
         device = Device.with_hci(
             "muwatch-host", bonds.address, hci_transport.source, hci_transport.sink

@@ -120,7 +120,7 @@ class BumbleClient(BaseBleakClient):
         self._mtu_wanted = mtu
         self._wanted_services = services
         self._device_address: hci.Address | None = None
-        self._name = address_or_ble_device.address
+        self._name = self.address
         if isinstance(address_or_ble_device, BLEDevice):
             if address_or_ble_device.name:
                 self._name = address_or_ble_device.name

@@ -693,6 +693,7 @@ class _HciClient(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.radio.hci_clients.add(self)
         self.radio.hosts += 1
         n = self.radio.hosts
         self.controller = MuwatchController(
@@ -715,6 +716,7 @@ class _HciClient(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self.radio.hci_clients.discard(self)
         if self.controller is not None:
             self.controller.drop_all_connections()
             self.radio.link.remove_controller(self.controller)
@@ -751,6 +753,7 @@ class Radio:
         self.tx_buffers = tx_buffers
         self.stats = RadioStats()
         self.sessions: set[FirmwareSession] = set()
+        self.hci_clients: set[_HciClient] = set()
         self.hosts = 0
         self._servers: list[asyncio.AbstractServer] = []
         self.endpoints: dict[str, str] = {}
@@ -809,6 +812,9 @@ class Radio:
             server.close()
         for session in list(self.sessions):
             await session.close()
+        for client in list(self.hci_clients):
+            if client.transport is not None:
+                client.transport.close()  # hosts see their transport lost
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 1.0)

@@ -28,11 +28,6 @@ from typing import Any
 from muwatch.errors import DeviceError
 from muwatch.sim.radio_link import LinkModel
 
-#: Heap the `bluetooth` shim itself takes inside the sensor's MicroPython process (its code
-#: and state, measured ~14.5 KiB): simulation cost, added to the simulated board's allowance
-#: so that the firmware keeps the heap budget it has on the board, where `bluetooth` is C.
-BLE_SHIM_ALLOWANCE = 16 * 1024
-
 
 @dataclass
 class RadioOptions:
@@ -167,7 +162,7 @@ class BleTwin:
         cfg = replace(
             self.device_config,
             extra_env={**self.device_config.extra_env, "MUWATCH_RADIO": endpoints["firmware"]},
-            sim_allowance=self.device_config.sim_allowance + BLE_SHIM_ALLOWANCE,
+            bluetooth=True,  # the shim on the path and its heap in the simulation's allowance
         )
         try:
             self.device = SimDevice(cfg)
