@@ -50,7 +50,7 @@ bench: $(CORE_SO)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check host tests c_core/build_cffi.py setup.py
 	$(VENV)/bin/ruff format --check host tests c_core/build_cffi.py setup.py
-	$(PY) -m mypy --config-file firmware/mypy.ini firmware
+	$(PY) firmware/tools/typecheck.py
 
 demo: $(CORE_SO)
 	@echo "make demo arrives with the end-to-end issue; see README.md for what exists."

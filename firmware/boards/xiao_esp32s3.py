@@ -58,7 +58,7 @@ class Board:
         import machine
 
         self._machine = machine
-        self._pins = {}
+        self._pins: dict = {}
         self.ticks_us = time.ticks_us
         self.ticks_ms = time.ticks_ms
         self.ticks_diff = time.ticks_diff

@@ -10,27 +10,27 @@ import json
 
 FILENAME = "muwatch.json"
 
-# key: (default, min, max) for ints; (default, None, None) for bools/strings
-DEFAULTS = {
+# key: (default, min, max); min/max apply to integers only
+DEFAULTS: dict = {
     "rate_code": (3, 0, 6),  # 2000 samples/s
     "channel_mask": (0xFF, 1, 0xFF),
     "gain_code": (6, 0, 6),  # PGA gain 24
     "mode": (0, 0, 3),
     "format": (0x18, 0x10, 0x18),
-    "name": ("", None, None),  # "" = muw-XXXX from the unique id
-    "ble": (True, None, None),
+    "name": ("", 0, 0),  # "" = muw-XXXX from the unique id
+    "ble": (True, 0, 0),
     "battery_low_mv": (3500, 3000, 4200),
     "battery_cutoff_mv": (3300, 2800, 4100),
     "wdt_ms": (8000, 0, 60000),  # 0 disables the watchdog
-    "board": ("", None, None),
+    "board": ("", 0, 0),
 }
 
 
 class Config:
     def __init__(self, root: str = "") -> None:
         self.path = (root + "/" if root else "") + FILENAME
-        self.values = {}
-        self.problems = []
+        self.values: dict = {}
+        self.problems: list = []
         for k in DEFAULTS:
             self.values[k] = DEFAULTS[k][0]
 

@@ -99,7 +99,7 @@ class Framer:
         self._sendable = False
         self.rq_first = [0] * _RQ
         self.rq_count = [0] * _RQ
-        self.rq_link = [None] * _RQ
+        self.rq_link: list = [None] * _RQ
         self.rq_head = 0
         self.rq_n = 0
         self.q_count = 0

@@ -250,7 +250,7 @@ def make_links(device) -> list:
     """Serial always; BLE when the port has `bluetooth`, the config allows it and ble.py exists."""
     from .serial import SerialLink
 
-    links = [SerialLink(device)]
+    links: list = [SerialLink(device)]
     if device.config.get("ble"):
         import gc
 

@@ -69,7 +69,7 @@ class SerialLink(Link):
         """One received byte through the parser; requests go to the device."""
         p = self.parser
         self.bytes_in += 1
-        p.expire(time.ticks_ms())
+        p.expire(time.ticks_ms())  # type: ignore[arg-type]  # the stubs' opaque tick type
         ev = p.feed_byte(b)
         while ev != P.EV_NONE:
             if ev == P.EV_FRAME or ev == P.EV_BAD_FRAME:
