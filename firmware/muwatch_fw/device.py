@@ -91,6 +91,7 @@ class Device:
         for msg in self.config.problems:
             self.log(2, msg)
         self.config.problems = []
+        self.board.led(False)
         try:
             self.afe.power_up()
             self.afe_ok = True
@@ -147,6 +148,7 @@ class Device:
         self.framer.start(link)
         self.sampler.start()
         self.streaming = True
+        self.board.led(True)  # the LED says "recording"
         self.event_state(P.STATE_REASON_COMMAND)
         return None
 
@@ -155,6 +157,7 @@ class Device:
             return
         self.sampler.stop()
         self.streaming = False
+        self.board.led(False)
         s = self.sampler
         self.framer.stop(s.w_idx)
         self.event_state(reason)

@@ -159,3 +159,19 @@ def test_boot_after_a_watchdog_reset_says_so(fw):
     assert any("watchdog" in e.event.text for e in _events(r, EventCode.LOG))
     st = _events(r, EventCode.STATE)[0].event
     assert st.reason == StateReason.WATCHDOG_OR_BOOT and st.streaming == 0
+
+
+def test_the_led_shows_streaming(fw):
+    r = fw.run(
+        """
+from fwharness import *
+dev, link = make_device(ROOT)
+led = world.pins[21]  # active low (hardware/pinmap.csv)
+print("idle", led.value())
+link.request(P.OP_START, rid=1)
+print("streaming", led.value())
+link.request(P.OP_STOP, rid=2)
+print("stopped", led.value())
+"""
+    )
+    assert (r.value("idle"), r.value("streaming"), r.value("stopped")) == ("1", "0", "1")
