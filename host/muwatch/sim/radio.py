@@ -121,7 +121,10 @@ class _FirmwareKeyStore(KeyStore):
 
     async def get(self, name: str) -> PairingKeys | None:
         value = await self.session.get_secret(name.encode(), 0)
-        return self._decode(value)[1] if value is not None else None
+        if value is None:
+            return None
+        self.session.bonded_peers.add(name)  # encryption from stored keys: a bonded link
+        return self._decode(value)[1]
 
     async def update(self, name: str, keys: PairingKeys) -> None:
         record = json.dumps({"peer": name, "keys": keys.to_dict()}).encode()
@@ -173,7 +176,7 @@ class FirmwareSession:
         self._requests = 0
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._bonded_peers: set[str] = set()
+        self.bonded_peers: set[str] = set()
 
     # -- socket ----------------------------------------------------------------------------
     def send(self, msg_type: int, body: bytes = b"") -> None:
@@ -480,7 +483,7 @@ class FirmwareSession:
         if connection.handle not in self.conns:
             return
         peer = str(connection.peer_address)
-        bonded = connection.is_encrypted and peer in self._bonded_peers
+        bonded = connection.is_encrypted and peer in self.bonded_peers
         self.send(
             w.ENCRYPTION,
             struct.pack(
@@ -496,7 +499,7 @@ class FirmwareSession:
     def _on_paired(self, connection: Connection) -> None:
         self.radio.stats.pairings += 1
         if self.bond:
-            self._bonded_peers.add(str(connection.peer_address))
+            self.bonded_peers.add(str(connection.peer_address))
         self._on_encryption(connection)
 
     def _on_parameters(self, connection: Connection) -> None:

@@ -267,9 +267,13 @@ class _LinkConnection:
     def _deliver_due(self, direction: _Direction) -> None:
         now = self.loop.time()
         while direction.arriving and direction.arriving[0][0] <= now + 1e-6:
-            _, item = direction.arriving.popleft()
+            t, item = direction.arriving.popleft()
             if self.closed:
                 return
+            trace = self.link.trace
+            if trace is not None:
+                index = 0 if direction is self.directions[0] else 1
+                trace.append((index, item.t_enq, t, self.anchor0, self.interval_s))
             self.link.stats.pdus_delivered += 1
             if item.on_sent is not None:
                 item.on_sent()
@@ -287,6 +291,20 @@ class _LinkConnection:
                     return
                 if isinstance(payload, ll.ConnectionUpdateInd):
                     self.set_interval(self.link.interval_for(payload.interval))
+
+    def recall_in_flight(self, now: float) -> None:
+        """An outage began: PDUs not yet received go back to the head of their queue."""
+        for direction in self.directions:
+            late = [item for t, item in direction.arriving if t > now]
+            if not late:
+                continue
+            kept = [(t, item) for t, item in direction.arriving if t <= now]
+            direction.arriving.clear()
+            direction.arriving.extend(kept)
+            for item in reversed(late):
+                item.sent = 0
+                direction.queue.appendleft(item)
+        self._arm()
 
     # -- ending ----------------------------------------------------------------------------
     def close(self) -> None:
@@ -342,6 +360,10 @@ class ModelLink(LocalLink):
         self.stats = LinkStats()
         self.outage_end = float("-inf")
         self._refuse = 0
+        #: When a list: (direction 0 = central to peripheral, t_enqueued, t_delivered, anchor0,
+        #: interval_s) per PDU, in the model's own time (what the air would do, free of the
+        #: event loop's lateness). For tests and benchmarks.
+        self.trace: list[tuple[int, float, float, float, float]] | None = None
         #: Called as listener(sender_controller, l2cap_pdu) when an ACL PDU reaches its peer.
         self.delivery_listeners: list[Callable[[bumble_controller.Controller, bytes], None]] = []
         self._by_sender: dict[tuple[int, bytes], _LinkConnection] = {}
@@ -368,6 +390,7 @@ class ModelLink(LocalLink):
         self.outage_end = max(self.outage_end, now + duration_s)
         self.stats.outages += 1
         for connection in {id(c): c for c in self._by_sender.values()}.values():
+            connection.recall_in_flight(now)
             if connection.supervision_s <= duration_s and connection.supervision_timer is None:
 
                 def expire(c: _LinkConnection = connection) -> None:
