@@ -130,7 +130,7 @@ def locked_notify(conn, buf, n):
     try:
         ok = 0
         refused = 0
-        for i in range(n):
+        for _i in range(n):
             try:
                 ble.gatts_notify(conn, h_data, buf)
                 ok += 1
