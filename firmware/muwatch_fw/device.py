@@ -417,18 +417,29 @@ class Device:
             await asyncio.sleep_ms(TICK_MS)
 
     async def run(self) -> None:
-        """Run links, board tasks and the main loop until a link ends the firmware."""
-        tasks = [asyncio.create_task(self._main())]
-        for coro in self.board.tasks(self):
-            tasks.append(asyncio.create_task(coro))
+        """Run links, board tasks and the main loop until the serial link hands the port to
+        the REPL. An exception in the main loop ends run() with it (main.py records it and
+        resets the board) instead of leaving a half-alive device."""
+        # asyncio's default handler prints, and stdout is the protocol port: log instead
+        asyncio.get_event_loop().set_exception_handler(self._task_error)
+        main = asyncio.create_task(self._main())
+        tasks = [asyncio.create_task(coro) for coro in self.board.tasks(self)]
         link_tasks = [asyncio.create_task(l.run()) for l in self.links]
         try:
-            await link_tasks[0]  # the serial link ends only to give the port to the REPL
+            while not main.done() and not link_tasks[0].done():
+                await asyncio.sleep_ms(50)
+            if main.done():
+                await main  # re-raises what stopped the main loop
         finally:
             self.finished = True
-            for t in tasks + link_tasks[1:]:
-                t.cancel()
+            for t in tasks + link_tasks:
+                if not t.done():
+                    t.cancel()
             self.shutdown()
+
+    def _task_error(self, loop, context) -> None:
+        exc = context.get("exception")
+        self.log(3, "task failed: %r" % (exc,))
 
     def shutdown(self) -> None:
         """Leave the hardware quiet (sampling stopped, IRQs detached) for the REPL."""

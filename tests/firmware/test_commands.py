@@ -232,3 +232,34 @@ print("not reset")
     frames = [decode_frame(bytes.fromhex(x.split()[2])) for x in lines if x.startswith("F ")]
     assert any(getattr(f, "request_id", None) == 4 and f.status == Status.OK for f in frames)
     assert "not reset" not in str(ei.value)
+
+
+def test_a_failing_main_loop_ends_run_with_its_error_and_prints_nothing(fw):
+    r = fw.run(
+        """
+from fwharness import *
+import asyncio
+dev, link = make_device(ROOT)
+async def forever():
+    while True:
+        await asyncio.sleep_ms(10)
+link.run = forever
+n = [0]
+orig = dev.framer.tick
+def bad():
+    n[0] += 1
+    if n[0] == 5:
+        raise ValueError("boom")
+    return orig()
+dev.framer.tick = bad
+try:
+    asyncio.run(dev.run())
+    print("result returned")
+except ValueError as e:
+    print("result raised", e)
+print("finished", dev.finished)
+hexframes(link.take())
+"""
+    )
+    assert r.value("result") == "raised boom" and r.value("finished") == "True"
+    assert not any("Task exception" in line or "Traceback" in line for line in r.lines)
