@@ -33,6 +33,8 @@ static uint32_t take(reader_t *r, unsigned bytes)
 #define MAXEV 4096
 
 static int32_t x[MAXN], y[MAXN], work[MAXN];
+static int32_t xb[3][MAXN], yb[2][3][MAXN];
+static mw_chain_t bank[2][3];
 static int16_t x16[MAXN], y16[MAXN];
 static mw_event_t ev[MAXEV];
 static int32_t snip[16384];
@@ -47,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&c, 0, sizeof c);
     c.n_sections = (uint8_t)(take(&r, 1) % 6u);
     for (unsigned k = 0; k < MW_CHAIN_MAX_SECTIONS; k++) {
-        c.kind[k] = (uint8_t)(take(&r, 1) % 3u);
+        c.kind[k] = (uint8_t)(take(&r, 1) % 4u); /* 3 is not a kind */
         c.post_shift[k] = (int8_t)(take(&r, 1) % 11u) - 1;
         for (unsigned j = 0; j < 5u; j++) {
             c.coeffs[k][j] = c.kind[k] == MW_SECTION_Q15 ? (int32_t)(int16_t)take(&r, 2)
@@ -100,6 +102,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (y[i] > MW_DATA_MAX || y[i] < -MW_DATA_MAX) {
                 __builtin_trap();
             }
+        }
+    }
+
+    /* Bank filtering: the vector path (where there is one) and the scalar path agree. */
+    if (mw_chain_cfg_check(&c) == MW_OK) {
+        for (uint32_t i = 0; i < n; i++) {
+            xb[0][i] = x[i];
+            xb[1][i] = (int32_t)((uint32_t)x[i] * 2654435761u);
+            xb[2][i] = x[n - 1u - i];
+        }
+        for (int p = 0; p < 2; p++) {
+            for (int k = 0; k < 3; k++) {
+                (void)mw_chain_init(&bank[p][k], &c, NULL, 0u);
+            }
+            for (uint32_t pos = 0; pos < n;) {
+                const uint32_t m = chunk < n - pos ? chunk : n - pos;
+                mw_chain_filter_bank(bank[p], 3u, &c, &xb[0][pos], MAXN, &yb[p][0][pos], MAXN, m,
+                                     p == 0 ? 0u : MW_BANK_PORTABLE);
+                pos += m;
+            }
+        }
+        if (memcmp(yb[0], yb[1], sizeof yb[0]) != 0 ||
+            memcmp(bank[0], bank[1], sizeof bank[0]) != 0) {
+            __builtin_trap();
         }
     }
 

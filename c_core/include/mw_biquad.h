@@ -8,6 +8,9 @@
  *
  * mw_biquad_q15: Q15 coefficients, int32 (or int16) data, 32-bit state per value. Fine for
  *   poles well inside the unit circle (low-pass corners, high-pass corners above ~2 % of fs).
+ * mw_biquad_q31: Q31 coefficients, int32 data, 32-bit state (like CMSIS
+ *   arm_biquad_cascade_df1_q31): coefficients exact to 2^-29 (narrow notches keep their
+ *   frequency) at the cost of a Q15 section on a Cortex-M4 (both are SMLAL chains).
  * mw_biquad_q31x64: Q31 coefficients, int32 data, output state kept with 32 extra fractional
  *   bits (64-bit), so rounding noise is not amplified by poles near z = 1 (low high-pass
  *   corners, narrow notches), like CMSIS arm_biquad_cas_df1_32x64_q31.
@@ -30,12 +33,22 @@ typedef struct {
     int64_t y1, y2; /* y * 2^32 */
 } mw_biq31_state_t;
 
+/* mw_biquad_q31 keeps the same 32-bit state as the Q15 kind. */
+typedef mw_biq15_state_t mw_biq32_state_t;
+
 typedef struct {
     uint32_t n_stages;
     int32_t post_shift;
     const int16_t *coeffs;   /* n_stages x {b0, b1, b2, a1, a2} */
     mw_biq15_state_t *state; /* n_stages, caller-owned */
 } mw_biquad_q15_t;
+
+typedef struct {
+    uint32_t n_stages;
+    int32_t post_shift;
+    const int32_t *coeffs;   /* n_stages x {b0, b1, b2, a1, a2}, sum of |c| per stage <= 2^32 */
+    mw_biq32_state_t *state; /* n_stages, caller-owned */
+} mw_biquad_q31_t;
 
 typedef struct {
     uint32_t n_stages;
@@ -48,6 +61,8 @@ typedef struct {
  * post_shift) or MW_ERR_RANGE (a Q31 stage whose coefficients could overflow the accumulator). */
 int32_t mw_biquad_q15_init(mw_biquad_q15_t *s, uint32_t n_stages, const int16_t *coeffs,
                            mw_biq15_state_t *state, int32_t post_shift);
+int32_t mw_biquad_q31_init(mw_biquad_q31_t *s, uint32_t n_stages, const int32_t *coeffs,
+                           mw_biq32_state_t *state, int32_t post_shift);
 int32_t mw_biquad_q31x64_init(mw_biquad_q31x64_t *s, uint32_t n_stages, const int32_t *coeffs,
                               mw_biq31_state_t *state, int32_t post_shift);
 
@@ -55,6 +70,7 @@ int32_t mw_biquad_q31x64_init(mw_biquad_q31x64_t *s, uint32_t n_stages, const in
 void mw_biquad_q15_process(const mw_biquad_q15_t *s, const int32_t *src, int32_t *dst, uint32_t n);
 void mw_biquad_q15_process_i16(const mw_biquad_q15_t *s, const int16_t *src, int16_t *dst,
                                uint32_t n);
+void mw_biquad_q31_process(const mw_biquad_q31_t *s, const int32_t *src, int32_t *dst, uint32_t n);
 void mw_biquad_q31x64_process(const mw_biquad_q31x64_t *s, const int32_t *src, int32_t *dst,
                               uint32_t n);
 

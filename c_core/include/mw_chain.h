@@ -1,4 +1,4 @@
-/* Detection chain for one channel: input gain -> biquad sections (Q15 or Q31x64 each) ->
+/* Detection chain for one channel: input gain -> biquad sections (Q15, Q31 or Q31x64 each) ->
  * streaming noise -> spike detector. This is what the sensor runs per channel and what the
  * host presets (`surface`, `needle`) configure.
  *
@@ -10,6 +10,7 @@
 #ifndef MW_CHAIN_H
 #define MW_CHAIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mw_biquad.h"
@@ -18,12 +19,14 @@
 
 #define MW_CHAIN_MAX_SECTIONS 4
 #define MW_SECTION_Q15 0
-#define MW_SECTION_Q31 1
+#define MW_SECTION_Q31X64 1
+#define MW_SECTION_Q31 2
+#define MW_BANK_PORTABLE 1
 
 typedef struct {
     int32_t coeffs[MW_CHAIN_MAX_SECTIONS][5]; /* {b0, b1, b2, a1, a2}; Q15 values fit int16 */
     int8_t post_shift[MW_CHAIN_MAX_SECTIONS];
-    uint8_t kind[MW_CHAIN_MAX_SECTIONS]; /* MW_SECTION_Q15 or MW_SECTION_Q31 */
+    uint8_t kind[MW_CHAIN_MAX_SECTIONS]; /* MW_SECTION_Q15, _Q31 or _Q31X64 */
     uint8_t n_sections;
     uint8_t input_shift; /* 0..16 */
     uint8_t noise_shift; /* target step shift of the noise tracker */
@@ -54,6 +57,21 @@ void mw_chain_settle(mw_chain_t *ch, const mw_chain_cfg_t *cfg, int32_t x0);
 /* Filters only (dst may equal src). */
 void mw_chain_filter(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *src, int32_t *dst,
                      uint32_t n);
+/* Filters of n_ch channels that share cfg (ch: an array of n_ch chains): channel c reads
+ * src + c * src_stride and writes dst + c * dst_stride (dst may equal src). The output and the
+ * states are exactly those of mw_chain_filter per channel; on x86-64 with AVX2 and FMA, Q15 and
+ * Q31 sections run four channels per vector in double precision, where every product and sum
+ * is exact, so the rounding is the integer one (flags = MW_BANK_PORTABLE forces the scalar
+ * path, for tests). */
+void mw_chain_filter_bank(mw_chain_t *ch, uint32_t n_ch, const mw_chain_cfg_t *cfg,
+                          const int32_t *src, size_t src_stride, int32_t *dst, size_t dst_stride,
+                          uint32_t n, uint32_t flags);
+/* 1 when mw_chain_filter_bank has vector kernels for cfg on this build and CPU. */
+int32_t mw_chain_bank_vectorised(const mw_chain_cfg_t *cfg);
+/* Noise and detection on n samples this chain filtered (mw_chain_filter or _bank output);
+ * mw_chain_process = mw_chain_filter + mw_chain_detect. */
+uint32_t mw_chain_detect(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *y, uint32_t n,
+                         mw_event_t *ev, uint32_t ev_cap, int32_t *snip);
 /* Filter n samples into dst (caller-owned, also the filtered output), then track noise and
  * detect; returns the number of events written (see mw_detect_process). */
 uint32_t mw_chain_process(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *src,

@@ -5,7 +5,9 @@
  * Detection value d: the filtered sample x, or with NEO psi[n] = x[n]^2 - x[n-1] x[n+1]
  * (scaled by 2^-neo_shift; the detector then runs one sample behind its input). The noise
  * tracker follows median(|d|); threshold = median * thr_mult_q12 / 4096 (k / 0.6745 in Q12 for
- * plain detection, a multiple of median(psi) for NEO). An event starts when d crosses the
+ * plain detection, a multiple of median(psi) for NEO), with the median of the current noise
+ * block (MW_NOISE_BLOCK samples, see mw_noise.h): a block whose |d| stays below it while no
+ * event is open is skipped after the counting, so detection costs little per sample. An event starts when d crosses the
  * threshold (|d| for polarity BOTH, -d for NEG) from below and no dead time is running; the
  * extremum of x in the allowed polarity is then searched over the next `align` samples. If the
  * largest |d| of the event exceeds the ceiling (median * ceil_mult_q12 / 4096) the event is

@@ -21,6 +21,28 @@ int32_t mw_biquad_q15_init(mw_biquad_q15_t *s, uint32_t n_stages, const int16_t 
     return MW_OK;
 }
 
+int32_t mw_biquad_q31_init(mw_biquad_q31_t *s, uint32_t n_stages, const int32_t *coeffs,
+                           mw_biq32_state_t *state, int32_t post_shift)
+{
+    if (s == NULL || coeffs == NULL || state == NULL || n_stages == 0u || post_shift < 0 ||
+        post_shift > MW_BIQUAD_MAX_POST_SHIFT) {
+        return MW_ERR_ARG;
+    }
+    for (uint32_t k = 0; k < n_stages; k++) {
+        if (!mw__biq31_coeffs_ok(&coeffs[5u * k])) {
+            return MW_ERR_RANGE;
+        }
+    }
+    s->n_stages = n_stages;
+    s->post_shift = post_shift;
+    s->coeffs = coeffs;
+    s->state = state;
+    for (uint32_t k = 0; k < n_stages; k++) {
+        state[k].x1 = state[k].x2 = state[k].y1 = state[k].y2 = 0;
+    }
+    return MW_OK;
+}
+
 int32_t mw_biquad_q31x64_init(mw_biquad_q31x64_t *s, uint32_t n_stages, const int32_t *coeffs,
                               mw_biq31_state_t *state, int32_t post_shift)
 {
@@ -78,6 +100,14 @@ void mw_biquad_q15_process_i16(const mw_biquad_q15_t *s, const int16_t *src, int
             v = (int32_t)y;
         }
         dst[i] = (int16_t)v;
+    }
+}
+
+void mw_biquad_q31_process(const mw_biquad_q31_t *s, const int32_t *src, int32_t *dst, uint32_t n)
+{
+    mw__sat_block(src, dst, n);
+    for (uint32_t k = 0; k < s->n_stages; k++) {
+        mw__biq31s_stage(&s->coeffs[5u * k], s->post_shift, &s->state[k], dst, dst, n);
     }
 }
 

@@ -1,24 +1,58 @@
-/* Private per-stage kernels of the biquads, shared by the cascades and the detection chain. */
+/* Private per-stage kernels of the biquads, shared by the cascades and the detection chain.
+ * Every kernel computes, per sample, acc = b0 x0 + b1 x1 + b2 x2 + a1 y1 + a2 y2 exactly (64-bit)
+ * and y = sat(floor((acc + 2^(sh-1)) / 2^sh)), sh = 15 - post_shift (Q15) or 31 - post_shift
+ * (Q31); that definition is what the x86-64 vector kernels (mw_bank_x86.c) reproduce bit for
+ * bit. Inputs are in [-MW_DATA_MAX, MW_DATA_MAX] (callers saturate once, see mw__sat_block). */
 #ifndef MW_BIQUAD_IMPL_H
 #define MW_BIQUAD_IMPL_H
 
 #include "mw_biquad.h"
 #include "mw_dsp.h"
 
-/* One Q15-coefficient stage over int32 data in [-MW_DATA_MAX, MW_DATA_MAX] (callers saturate
- * the input once, see mw__sat_block). c = {b0, b1, b2, a1, a2}. */
+/* One Q15-coefficient stage (c = {b0, b1, b2, a1, a2}). */
 MW_INLINE void mw__biq15_stage(int32_t cb0, int32_t cb1, int32_t cb2, int32_t ca1, int32_t ca2,
                                int32_t post_shift, mw_biq15_state_t *st, const int32_t *src,
                                int32_t *dst, uint32_t n)
 {
-    const int64_t b0 = cb0, b1 = cb1, b2 = cb2, a1 = ca1, a2 = ca2;
     const unsigned sh = (unsigned)(15 - post_shift);
     const int64_t rnd = (int64_t)1 << (sh - 1u);
     int32_t x1 = st->x1, x2 = st->x2, y1 = st->y1, y2 = st->y2;
     for (uint32_t i = 0; i < n; i++) {
         const int32_t x0 = src[i];
-        int64_t acc = b0 * x0 + b1 * x1 + b2 * x2 + a1 * y1 + a2 * y2;
-        const int32_t y0 = mw_sat_data64(mw_asr64(acc + rnd, sh));
+        int64_t acc = rnd + (int64_t)cb0 * x0;
+        acc += (int64_t)cb1 * x1;
+        acc += (int64_t)cb2 * x2;
+        acc += (int64_t)ca1 * y1;
+        acc += (int64_t)ca2 * y2;
+        const int32_t y0 = mw_sat_data64(mw_asr64(acc, sh));
+        x2 = x1;
+        x1 = x0;
+        y2 = y1;
+        y1 = y0;
+        dst[i] = y0;
+    }
+    st->x1 = x1;
+    st->x2 = x2;
+    st->y1 = y1;
+    st->y2 = y2;
+}
+
+/* One Q31-coefficient stage with 32-bit state (sum of |c| <= 2^32, so |acc| <= 2^62). */
+MW_INLINE void mw__biq31s_stage(const int32_t *c, int32_t post_shift, mw_biq32_state_t *st,
+                                const int32_t *src, int32_t *dst, uint32_t n)
+{
+    const int32_t cb0 = c[0], cb1 = c[1], cb2 = c[2], ca1 = c[3], ca2 = c[4];
+    const unsigned sh = (unsigned)(31 - post_shift);
+    const int64_t rnd = (int64_t)1 << (sh - 1u);
+    int32_t x1 = st->x1, x2 = st->x2, y1 = st->y1, y2 = st->y2;
+    for (uint32_t i = 0; i < n; i++) {
+        const int32_t x0 = src[i];
+        int64_t acc = rnd + (int64_t)cb0 * x0;
+        acc += (int64_t)cb1 * x1;
+        acc += (int64_t)cb2 * x2;
+        acc += (int64_t)ca1 * y1;
+        acc += (int64_t)ca2 * y2;
+        const int32_t y0 = mw_sat_data64(mw_asr64(acc, sh));
         x2 = x1;
         x1 = x0;
         y2 = y1;

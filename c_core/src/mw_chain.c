@@ -2,7 +2,9 @@
 
 #include <stddef.h>
 
+#include "mw_bank_impl.h"
 #include "mw_biquad_impl.h"
+#include "mw_detect_impl.h"
 #include "mw_noise_impl.h"
 
 int32_t mw_chain_cfg_check(const mw_chain_cfg_t *cfg)
@@ -25,7 +27,7 @@ int32_t mw_chain_cfg_check(const mw_chain_cfg_t *cfg)
                     return MW_ERR_ARG;
                 }
             }
-        } else if (cfg->kind[k] == MW_SECTION_Q31) {
+        } else if (cfg->kind[k] == MW_SECTION_Q31 || cfg->kind[k] == MW_SECTION_Q31X64) {
             if (!mw__biq31_coeffs_ok(c)) {
                 return MW_ERR_RANGE;
             }
@@ -94,6 +96,17 @@ static void mw__q15_any(const int32_t *c, int32_t post, mw_biq15_state_t *st, in
     mw__biq15_stage(c[0], c[1], c[2], c[3], c[4], post, st, x, x, n);
 }
 
+static void mw__q31s_p2(const int32_t *c, mw_biq32_state_t *st, int32_t *x, uint32_t n)
+{
+    mw__biq31s_stage(c, 2, st, x, x, n);
+}
+
+static void mw__q31s_any(const int32_t *c, int32_t post, mw_biq32_state_t *st, int32_t *x,
+                         uint32_t n)
+{
+    mw__biq31s_stage(c, post, st, x, x, n);
+}
+
 static void mw__q31_p2(const int32_t *c, mw_biq31_state_t *st, int32_t *x, uint32_t n)
 {
     mw__biq31_stage(c, 2, st, x, x, n);
@@ -124,6 +137,12 @@ void mw_chain_filter(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *s
             } else {
                 mw__q15_any(c, post, &ch->sec[k].q15, dst, n);
             }
+        } else if (cfg->kind[k] == MW_SECTION_Q31) {
+            if (post == 2) {
+                mw__q31s_p2(c, &ch->sec[k].q15, dst, n);
+            } else {
+                mw__q31s_any(c, post, &ch->sec[k].q15, dst, n);
+            }
         } else if (post == 2) {
             mw__q31_p2(c, &ch->sec[k].q31, dst, n);
         } else {
@@ -132,12 +151,36 @@ void mw_chain_filter(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *s
     }
 }
 
+void mw_chain_filter_bank(mw_chain_t *ch, uint32_t n_ch, const mw_chain_cfg_t *cfg,
+                          const int32_t *src, size_t src_stride, int32_t *dst, size_t dst_stride,
+                          uint32_t n, uint32_t flags)
+{
+    uint32_t done = 0u;
+    if ((flags & MW_BANK_PORTABLE) == 0u) {
+        done = mw__bank_vector(ch, n_ch, cfg, src, src_stride, dst, dst_stride, n);
+    }
+    for (uint32_t c = done; c < n_ch; c++) {
+        mw_chain_filter(&ch[c], cfg, src + c * src_stride, dst + c * dst_stride, n);
+    }
+}
+
+int32_t mw_chain_bank_vectorised(const mw_chain_cfg_t *cfg)
+{
+    return mw__bank_vector_ok(cfg);
+}
+
+uint32_t mw_chain_detect(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *y, uint32_t n,
+                         mw_event_t *ev, uint32_t ev_cap, int32_t *snip)
+{
+    return mw_detect_process(&ch->det, &cfg->det, &ch->noise, y, n, ev, ev_cap, snip);
+}
+
 uint32_t mw_chain_process(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *src,
                           int32_t *dst, uint32_t n, mw_event_t *ev, uint32_t ev_cap,
                           int32_t *snip)
 {
     mw_chain_filter(ch, cfg, src, dst, n);
-    return mw_detect_process(&ch->det, &cfg->det, &ch->noise, dst, n, ev, ev_cap, snip);
+    return mw__detect_filtered(&ch->det, &cfg->det, &ch->noise, dst, n, ev, ev_cap, snip);
 }
 
 void mw_chain_prime(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *src, int32_t *work,
@@ -148,14 +191,17 @@ void mw_chain_prime(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *sr
     }
     mw_chain_filter(ch, cfg, src, work, n);
     if (cfg->det.neo) {
+        /* psi in place: work[i - 1] is psi of the sample before, so keep the raw one */
+        int32_t prev = n > 0u ? work[0] : 0;
         for (uint32_t i = 1; i + 1u < n; i++) {
-            const int64_t psi = (int64_t)work[i] * work[i] - (int64_t)work[i - 1u] * work[i + 1u];
-            mw__noise_step(&ch->noise, mw_abs32(mw_sat_data64(mw_asr64(psi, cfg->det.neo_shift))));
+            const int32_t cur = work[i];
+            const int64_t psi = (int64_t)cur * cur - (int64_t)prev * work[i + 1u];
+            work[i - 1u] = mw_sat_data64(mw_asr64(psi, cfg->det.neo_shift));
+            prev = cur;
         }
+        mw_noise_process(&ch->noise, work, n > 2u ? n - 2u : 0u);
     } else {
-        for (uint32_t i = 0; i < n; i++) {
-            mw__noise_step(&ch->noise, mw_abs32(work[i]));
-        }
+        mw_noise_process(&ch->noise, work, n);
     }
     mw_noise_set_warm(&ch->noise);
     int32_t *ring = ch->det.ring;

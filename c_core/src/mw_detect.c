@@ -2,6 +2,7 @@
 
 #include <stddef.h>
 
+#include "mw_detect_impl.h"
 #include "mw_dsp.h"
 #include "mw_noise_impl.h"
 
@@ -173,9 +174,10 @@ static void mw__start(mw_detect_t *s, const mw_detect_cfg_t *cfg, const mw_noise
     }
 }
 
-/* One sample of the detection core: x is the filtered sample, d its detection value. */
-MW_INLINE void mw__step(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *noise, int32_t x,
-                        int32_t d, mw__out_t *o)
+/* One sample of the detection state machine: x is the filtered sample, d its detection value,
+ * thr the threshold of the current noise block, searched = 0 while the noise warms up. */
+static void mw__step(mw_detect_t *s, const mw_detect_cfg_t *cfg, const mw_noise_t *noise,
+                     int32_t x, int32_t d, int32_t thr, int searched, mw__out_t *o)
 {
     const int64_t idx = s->t;
     if (s->ring != NULL) {
@@ -183,9 +185,7 @@ MW_INLINE void mw__step(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *
         s->ring_pos++;
     }
     s->t = idx + 1;
-    const uint32_t ad = mw_abs32(d);
-    mw__noise_step(noise, ad);
-    if (noise->shift < noise->target || s->blank_left != 0u) {
+    if (!searched || s->blank_left != 0u) {
         if (s->blank_left != 0u) {
             s->blank_left--;
         }
@@ -193,7 +193,7 @@ MW_INLINE void mw__step(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *
         s->prev = d;
         return;
     }
-    const int32_t thr = mw__thr(noise->m, cfg->thr_mult_q12);
+    const uint32_t ad = mw_abs32(d);
     if (s->phase != 0u) {
         const uint8_t pol = cfg->polarity;
         if (pol == MW_POL_POS ? x > s->peak
@@ -235,10 +235,102 @@ MW_INLINE void mw__step(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *
     s->prev = d;
 }
 
+/* Samples that change nothing but the history: copy them into the ring, advance time. */
+static void mw__skip(mw_detect_t *s, const int32_t *xs, const int32_t *ds, uint32_t len)
+{
+    if (s->ring != NULL) {
+        for (uint32_t k = 0; k < len; k++) {
+            s->ring[(s->ring_pos + k) & s->ring_mask] = xs[k];
+        }
+        s->ring_pos += len;
+    }
+    s->t += (int64_t)len;
+    s->prev = ds[len - 1u];
+}
+
+/* len (1..MW_NOISE_BLOCK - noise->pos) samples inside one noise block. The level, hence the
+ * threshold, is fixed over the block; a block in which no |d| reaches the threshold while the
+ * detector is idle cannot start an event, so it costs only the counting (the usual case). */
+static void mw__block(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *noise,
+                      const int32_t *xs, const int32_t *ds, uint32_t len, mw__out_t *o)
+{
+    uint32_t a[MW_NOISE_BLOCK];
+    uint32_t amax = 0u;
+    for (uint32_t k = 0; k < len; k++) {
+        const uint32_t v = mw_abs32(ds[k]);
+        a[k] = v;
+        amax = v > amax ? v : amax;
+    }
+    const int searched = noise->started && noise->shift >= noise->target;
+    const int32_t thr = mw__thr(noise->m, cfg->thr_mult_q12);
+    if (!searched || s->blank_left >= len) { /* nothing searched in this block */
+        s->blank_left -= s->blank_left < len ? s->blank_left : len;
+        s->n_warmup += len;
+        mw__skip(s, xs, ds, len);
+    } else if (s->phase == 0u && s->n_pend == 0u && s->blank_left == 0u &&
+               amax < (uint32_t)thr) { /* idle and nothing crosses */
+        s->dead_left = (uint16_t)(s->dead_left > len ? s->dead_left - len : 0u);
+        mw__skip(s, xs, ds, len);
+    } else {
+        for (uint32_t k = 0; k < len; k++) {
+            mw__step(s, cfg, noise, xs[k], ds[k], thr, searched, o);
+        }
+    }
+    if (!noise->started) {
+        for (uint32_t k = 0; k < len; k++) {
+            mw__noise_start(noise, a[k]);
+        }
+    } else {
+        mw__noise_feed(noise, a, len);
+    }
+}
+
 MW_INLINE int32_t mw__neo(const mw_detect_t *s, const mw_detect_cfg_t *cfg, int32_t x0)
 {
     const int64_t psi = (int64_t)s->xd1 * s->xd1 - (int64_t)s->xd2 * x0;
     return mw_sat_data64(mw_asr64(psi, cfg->neo_shift));
+}
+
+static uint32_t mw__run(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *noise,
+                        const int32_t *x, uint32_t n, mw__out_t *o, int saturate)
+{
+    int32_t xs[MW_NOISE_BLOCK], ds[MW_NOISE_BLOCK];
+    uint32_t i = 0;
+    if (cfg->neo) {
+        if (n > 0u && s->reserved[0] == 0u) { /* the first sample only fills the delay line */
+            s->reserved[0] = 1u;
+            s->xd1 = mw_sat_data(x[0]);
+            i = 1u;
+        }
+        while (i < n) {
+            uint32_t len = MW_NOISE_BLOCK - noise->pos;
+            len = len < n - i ? len : n - i;
+            for (uint32_t k = 0; k < len; k++) {
+                const int32_t x0 = mw_sat_data(x[i + k]);
+                xs[k] = s->xd1;
+                ds[k] = mw__neo(s, cfg, x0);
+                s->xd2 = s->xd1;
+                s->xd1 = x0;
+            }
+            mw__block(s, cfg, noise, xs, ds, len, o);
+            i += len;
+        }
+    } else {
+        while (i < n) {
+            uint32_t len = MW_NOISE_BLOCK - noise->pos;
+            len = len < n - i ? len : n - i;
+            const int32_t *xb = &x[i];
+            if (saturate) {
+                for (uint32_t k = 0; k < len; k++) {
+                    xs[k] = mw_sat_data(x[i + k]);
+                }
+                xb = xs;
+            }
+            mw__block(s, cfg, noise, xb, xb, len, o);
+            i += len;
+        }
+    }
+    return o->n;
 }
 
 uint32_t mw_detect_process(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *noise,
@@ -246,90 +338,15 @@ uint32_t mw_detect_process(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_
                            int32_t *snip)
 {
     mw__out_t o = {ev, ev != NULL ? ev_cap : 0u, snip, 0u};
-    if (cfg->neo) {
-        for (uint32_t i = 0; i < n; i++) {
-            const int32_t x0 = mw_sat_data(x[i]);
-            if (s->reserved[0] == 0u) {
-                s->reserved[0] = 1u;
-            } else {
-                mw__step(s, cfg, noise, s->xd1, mw__neo(s, cfg, x0), &o);
-            }
-            s->xd2 = s->xd1;
-            s->xd1 = x0;
-        }
-    } else {
-        uint32_t i = 0;
-        while (i < n) {
-            if (s->phase != 0u || s->n_pend != 0u || s->blank_left != 0u ||
-                noise->shift < noise->target || !noise->started) {
-                const int32_t x0 = mw_sat_data(x[i]);
-                mw__step(s, cfg, noise, x0, x0, &o);
-                i++;
-                continue;
-            }
-            /* Idle fast path: the same steps as mw__step with the hot state in registers,
-             * until a crossing (handled here, then back to the general path). */
-            uint32_t m = noise->m;
-            const unsigned sh = noise->shift;
-            const uint32_t mult = cfg->thr_mult_q12;
-            const uint8_t pol = cfg->polarity;
-            int32_t prev = s->prev;
-            uint32_t dead = s->dead_left;
-            int32_t *const ring = s->ring;
-            const uint32_t mask = s->ring_mask;
-            uint32_t rpos = s->ring_pos;
-            const uint32_t i0 = i;
-            int8_t sign = 0;
-            int32_t x0 = 0, thr = 0;
-            for (; i < n; i++) {
-                x0 = mw_sat_data(x[i]);
-                if (ring != NULL) {
-                    ring[rpos & mask] = x0;
-                    rpos++;
-                }
-                const uint32_t a = mw_abs32(x0);
-                const uint32_t step = (m >> sh) + 1u;
-                if (a > m) {
-                    m += step;
-                } else if (a < m) {
-                    m = m > step ? m - step : 0u;
-                }
-                if (dead != 0u) {
-                    dead--;
-                    prev = x0;
-                    continue;
-                }
-                thr = mw__thr(m, mult);
-                if ((pol & MW_POL_POS) && prev < thr && x0 >= thr) {
-                    sign = 1;
-                    break;
-                }
-                if ((pol & MW_POL_NEG) && prev > -thr && x0 <= -thr) {
-                    sign = -1;
-                    break;
-                }
-                prev = x0;
-            }
-            noise->m = m;
-            s->dead_left = (uint16_t)dead;
-            s->ring_pos = rpos;
-            if (sign == 0) {
-                s->t += (int64_t)(i - i0);
-                s->prev = prev;
-                break;
-            }
-            /* sample i crossed: its ring write and noise step are done */
-            const int64_t idx = s->t + (int64_t)(i - i0);
-            s->t = idx + 1;
-            mw__start(s, cfg, noise, x0, mw_abs32(x0), thr, sign, idx, &o);
-            if (s->n_pend > 0u) {
-                mw__emit_due(s, cfg, idx, &o);
-            }
-            s->prev = x0;
-            i++;
-        }
-    }
-    return o.n;
+    return mw__run(s, cfg, noise, x, n, &o, 1);
+}
+
+uint32_t mw__detect_filtered(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *noise,
+                             const int32_t *x, uint32_t n, mw_event_t *ev, uint32_t ev_cap,
+                             int32_t *snip)
+{
+    mw__out_t o = {ev, ev != NULL ? ev_cap : 0u, snip, 0u};
+    return mw__run(s, cfg, noise, x, n, &o, 0);
 }
 
 uint32_t mw_detect_flush(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_event_t *ev,

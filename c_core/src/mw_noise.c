@@ -14,15 +14,30 @@ int32_t mw_noise_init(mw_noise_t *s, uint32_t shift_target, uint32_t m0)
     s->started = m0 != 0u;
     s->shift = MW_NOISE_SHIFT_START;
     s->target = (uint8_t)shift_target;
-    s->left = s->started ? (uint32_t)1 << MW_NOISE_SHIFT_START : 16u;
-    s->reserved = 0u;
+    s->left = (uint32_t)1 << MW_NOISE_SHIFT_START;
+    s->pos = 0u;
+    s->above = 0u;
+    s->reserved[0] = s->reserved[1] = s->reserved[2] = 0u;
     return MW_OK;
 }
 
 void mw_noise_process(mw_noise_t *s, const int32_t *x, uint32_t n)
 {
-    for (uint32_t i = 0; i < n; i++) {
-        mw__noise_step(s, mw_abs32(mw_sat_data(x[i])));
+    uint32_t a[MW_NOISE_BLOCK];
+    uint32_t i = 0;
+    while (i < n && !s->started) {
+        mw__noise_start(s, mw_abs32(mw_sat_data(x[i++])));
+    }
+    while (i < n) {
+        uint32_t len = MW_NOISE_BLOCK - s->pos;
+        if (len > n - i) {
+            len = n - i;
+        }
+        for (uint32_t k = 0; k < len; k++) {
+            a[k] = mw_abs32(mw_sat_data(x[i + k]));
+        }
+        mw__noise_feed(s, a, len);
+        i += len;
     }
 }
 
@@ -31,11 +46,13 @@ void mw_noise_set_warm(mw_noise_t *s)
     s->shift = s->target;
     s->left = 0u;
     s->started = 1u;
+    s->pos = 0u;
+    s->above = 0u;
 }
 
 int32_t mw_noise_is_warm(const mw_noise_t *s)
 {
-    return s->shift >= s->target;
+    return s->started && s->shift >= s->target;
 }
 
 uint32_t mw_noise_median(const mw_noise_t *s)

@@ -1,7 +1,7 @@
 """Float reference of the detection chain (numpy/scipy), for judging the fixed-point core.
 
 Same structure as the C chain, in float64: unquantised scipy sections (sosfilt, first section
-settled to the first sample when it blocks DC), the same streaming-median noise tracker, the
+settled to the first sample when it blocks DC), the same block streaming-median noise tracker, the
 same crossing / alignment / dead-time / ceiling rules. Written from the C documentation, not
 from the C code's arithmetic, so quantisation and rounding are the only expected differences.
 """
@@ -21,29 +21,40 @@ def filter_float(x: np.ndarray, sos: np.ndarray, x0: float) -> np.ndarray:
     return y
 
 
+BLOCK = 16  # MW_NOISE_BLOCK: the level is held over a block and moved by its vote
+
+
 class NoiseTracker:
+    """Block Frugal median tracker (mw_noise.h): m held over 16 samples, then
+    m += (m 2^-shift + 1) * (#{|x| > m} - #{|x| <= m})."""
+
     def __init__(self, target: int) -> None:
-        self.m, self.started, self.left, self.shift, self.target = 0.0, False, 16, 4, target
+        self.m, self.started, self.shift, self.target = 0.0, False, 5, target
+        self.left, self.pos, self.above = 1 << 5, 0, 0
 
     def step(self, a: float) -> None:
         if not self.started:
             self.m += a / 16.0
-            self.left -= 1
-            if self.left == 0:
+            self.pos += 1
+            if self.pos == BLOCK:
                 self.m *= 27.0 / 32.0
-                self.started = True
-                self.left = 1 << self.shift
+                self.started, self.pos, self.left = True, 0, 1 << self.shift
+            return
+        self.above += a > self.m
+        self.pos += 1
+        if self.pos < BLOCK:
             return
         st = self.m * 2.0**-self.shift + 1.0
-        if a > self.m:
-            self.m += st
-        elif a < self.m:
-            self.m = max(self.m - st, 0.0)
+        self.m = max(self.m + st * (2 * self.above - BLOCK), 0.0)
+        self.pos = self.above = 0
         if self.shift < self.target:
-            self.left -= 1
+            self.left -= BLOCK
             if self.left == 0:
                 self.shift += 1
                 self.left = 1 << self.shift
+
+    def set_warm(self) -> None:
+        self.shift, self.started, self.pos, self.above = self.target, True, 0, 0
 
 
 def detect_float(
@@ -55,7 +66,7 @@ def detect_float(
     nz = NoiseTracker(noise_shift)
     for v in np.abs(filter_float(x[:prime], sos, float(x[0]))):
         nz.step(float(v))
-    nz.shift, nz.started = nz.target, True
+    nz.set_warm()
     y = filter_float(x, sos, float(x[0]))
     pol = det.polarity
     out = []
@@ -67,12 +78,13 @@ def detect_float(
     win = 0
     for i, v in enumerate(y.tolist()):
         a = abs(v)
+        m = nz.m  # the level of this block (updated at its end)
         nz.step(a)
         if blank:
             blank -= 1
             prev = v
             continue
-        thr = nz.m * thr_mult
+        thr = m * thr_mult
         if phase:
             better = v > peak if pol == "pos" else v < peak if pol == "neg" else a > abs(peak)
             if better:
@@ -91,7 +103,7 @@ def detect_float(
             down = pol in ("neg", "both") and prev > -thr >= v
             if up or down:
                 phase, peak, peak_i, dmax = True, v, i, a
-                ceil = nz.m * ceil_mult
+                ceil = m * ceil_mult
                 win = det.align
                 if win == 0:
                     phase = False

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from muwatch._core import ffi, lib
-from muwatch.analysis._design import Q15, Section
+from muwatch.analysis._design import Q15, Q31, Section
 from muwatch.errors import UsageError
 
 DATA_MAX = int(lib.MW_DATA_MAX)
@@ -52,7 +52,7 @@ def _ptr(ctype: str, a: np.ndarray) -> Any:
 
 
 class BiquadCascade:
-    """A cascade of sections of one kind (all Q15 or all Q31) over int32 or int16 data."""
+    """A cascade of sections of one kind (all Q15, Q31 or Q31x64) over int32 (or int16, Q15) data."""
 
     def __init__(self, sections: list[Section]) -> None:
         if not sections:
@@ -71,6 +71,11 @@ class BiquadCascade:
             self._state = ffi.new("mw_biq15_state_t[]", n)
             self._s = ffi.new("mw_biquad_q15_t *")
             rc = lib.mw_biquad_q15_init(self._s, n, self._coeffs, self._state, shifts.pop())
+        elif self.kind == Q31:
+            self._coeffs = ffi.new("int32_t[]", flat)
+            self._state = ffi.new("mw_biq32_state_t[]", n)
+            self._s = ffi.new("mw_biquad_q31_t *")
+            rc = lib.mw_biquad_q31_init(self._s, n, self._coeffs, self._state, shifts.pop())
         else:
             self._coeffs = ffi.new("int32_t[]", flat)
             self._state = ffi.new("mw_biq31_state_t[]", n)
@@ -93,7 +98,10 @@ class BiquadCascade:
             return out16
         a = as_int32(a)
         out = np.empty_like(a)
-        fn = lib.mw_biquad_q15_process if self.kind == Q15 else lib.mw_biquad_q31x64_process
+        fn = {
+            Q15: lib.mw_biquad_q15_process,
+            Q31: lib.mw_biquad_q31_process,
+        }.get(self.kind, lib.mw_biquad_q31x64_process)
         fn(self._s, _ptr("int32_t[]", a), ffi.from_buffer("int32_t[]", out), a.size)
         return out
 
@@ -154,6 +162,39 @@ class DetectorParams:
         c.neo_shift = int(self.neo_shift)
 
 
+def _chain_cfg(
+    sections: list[Section], det: DetectorParams, noise_shift: int, input_shift: int
+) -> Any:
+    """A validated mw_chain_cfg_t for these sections and detector settings."""
+    if len(sections) > int(lib.MW_CHAIN_MAX_SECTIONS):
+        raise UsageError(
+            f"{len(sections)} filter sections; the core runs at most "
+            f"{int(lib.MW_CHAIN_MAX_SECTIONS)}"
+        )
+    if not (int(lib.MW_NOISE_SHIFT_START) <= noise_shift <= int(lib.MW_NOISE_SHIFT_MAX)):
+        raise UsageError(f"noise_shift {noise_shift} outside the core's range")
+    if not (0 <= input_shift <= 16):
+        raise UsageError(f"input_shift {input_shift} must be 0..16")
+    cfg = ffi.new("mw_chain_cfg_t *")
+    for k, s in enumerate(sections):
+        for j, v in enumerate(s.coeffs):
+            cfg.coeffs[k][j] = v
+        cfg.post_shift[k] = s.post_shift
+        cfg.kind[k] = s.kind
+    cfg.n_sections = len(sections)
+    cfg.input_shift = input_shift
+    cfg.noise_shift = noise_shift
+    det.fill(cfg.det)
+    rc = lib.mw_chain_cfg_check(cfg)
+    if rc != 0:
+        raise UsageError(f"detection chain configuration rejected by the core (code {rc})")
+    return cfg
+
+
+def _ring_len(snip_len: int) -> int:
+    return 1 << max(1, (snip_len - 1).bit_length())
+
+
 class Chain:
     """One channel of the detection chain (filters -> noise -> detector) on int32 samples.
 
@@ -170,36 +211,14 @@ class Chain:
         input_shift: int = 0,
         snippets: bool = True,
     ) -> None:
-        if len(sections) > int(lib.MW_CHAIN_MAX_SECTIONS):
-            raise UsageError(
-                f"{len(sections)} filter sections; the core runs at most "
-                f"{int(lib.MW_CHAIN_MAX_SECTIONS)}"
-            )
-        if not (int(lib.MW_NOISE_SHIFT_START) <= noise_shift <= int(lib.MW_NOISE_SHIFT_MAX)):
-            raise UsageError(f"noise_shift {noise_shift} outside the core's range")
-        if not (0 <= input_shift <= 16):
-            raise UsageError(f"input_shift {input_shift} must be 0..16")
         self.sections = list(sections)
         self.det = det
-        cfg = ffi.new("mw_chain_cfg_t *")
-        for k, s in enumerate(sections):
-            for j, v in enumerate(s.coeffs):
-                cfg.coeffs[k][j] = v
-            cfg.post_shift[k] = s.post_shift
-            cfg.kind[k] = s.kind
-        cfg.n_sections = len(sections)
-        cfg.input_shift = input_shift
-        cfg.noise_shift = noise_shift
-        det.fill(cfg.det)
-        rc = lib.mw_chain_cfg_check(cfg)
-        if rc != 0:
-            raise UsageError(f"detection chain configuration rejected by the core (code {rc})")
-        self.cfg = cfg
+        self.cfg = cfg = _chain_cfg(self.sections, det, noise_shift, input_shift)
         self.snip_len = det.pre + det.post + 1
         self._ring: Any = ffi.NULL
         ring_len = 0
         if snippets:
-            ring_len = 1 << max(1, (self.snip_len - 1).bit_length())
+            ring_len = _ring_len(self.snip_len)
             self._ring = ffi.new("int32_t[]", ring_len)
         self._ch = ffi.new("mw_chain_t *")
         rc = lib.mw_chain_init(self._ch, cfg, self._ring, ring_len)
@@ -258,18 +277,152 @@ class Chain:
 
     @property
     def counters(self) -> dict[str, int]:
-        d = self._ch.det
-        return {
-            "events": int(d.n_events),
-            "rejected": int(d.n_rejected),
-            "dropped": int(d.n_dropped),
-            "unsearched": int(d.n_warmup),
-        }
+        return _counters(self._ch.det)
 
     @staticmethod
     def state_bytes() -> int:
         """Per-channel state of this build (sizeof mw_chain_t, host ABI)."""
         return int(ffi.sizeof("mw_chain_t"))
+
+
+def _counters(d: Any) -> dict[str, int]:
+    return {
+        "events": int(d.n_events),
+        "rejected": int(d.n_rejected),
+        "dropped": int(d.n_dropped),
+        "unsearched": int(d.n_warmup),
+    }
+
+
+class Bank:
+    """Several channels through one detection chain configuration (a multichannel recording).
+
+    The filters of all channels run in one C call (`mw_chain_filter_bank`: four channels per
+    vector on x86-64 with AVX2/FMA, bit-identical to the per-channel kernels), then noise and
+    detection per channel. Same results as one `Chain` per channel, for any chunking.
+    """
+
+    def __init__(
+        self,
+        sections: list[Section],
+        det: DetectorParams,
+        n_channels: int,
+        *,
+        noise_shift: int,
+        input_shift: int = 0,
+        snippets: bool = True,
+    ) -> None:
+        if not isinstance(n_channels, int) or not (1 <= n_channels <= 4096):
+            raise UsageError(f"n_channels must be 1..4096, got {n_channels!r}")
+        self.sections = list(sections)
+        self.det = det
+        self.n_channels = n_channels
+        self.cfg = cfg = _chain_cfg(self.sections, det, noise_shift, input_shift)
+        self.snip_len = det.pre + det.post + 1
+        self.snippets = snippets
+        ring_len = _ring_len(self.snip_len) if snippets else 0
+        self._rings: Any = ffi.new("int32_t[]", max(1, ring_len * n_channels))
+        self._ch = ffi.new("mw_chain_t[]", n_channels)
+        for c in range(n_channels):
+            ring = self._rings + c * ring_len if snippets else ffi.NULL
+            rc = lib.mw_chain_init(self._ch + c, cfg, ring, ring_len)
+            if rc != 0:
+                raise UsageError(f"detection chain rejected by the core (code {rc})")
+
+    @property
+    def vectorised(self) -> bool:
+        """True when the filters run on the vector kernels on this machine."""
+        return bool(lib.mw_chain_bank_vectorised(self.cfg)) and self.n_channels >= 2
+
+    def _as_block(self, x: Any) -> np.ndarray:
+        a = np.asarray(x)
+        if a.ndim != 2 or a.shape[0] != self.n_channels:
+            raise UsageError(
+                f"expected ({self.n_channels}, n) samples (channels x time), got shape {a.shape}"
+            )
+        if a.dtype in (np.int16, np.int8, np.uint8, np.uint16):
+            a = a.astype(np.int32)
+        elif a.dtype != np.int32:
+            raise UsageError(f"samples must be int16 or int32, got {a.dtype}")
+        if a.shape[1] >= 2**32:
+            raise UsageError("blocks of 2^32 samples or more: feed the signal in smaller blocks")
+        return np.ascontiguousarray(a)
+
+    def prime(self, x: Any) -> None:
+        """Learn each channel's noise level on x (C, n), then restart at sample 0."""
+        a = self._as_block(x)
+        work = np.empty(a.shape[1], np.int32)
+        for c in range(self.n_channels):
+            lib.mw_chain_prime(
+                self._ch + c,
+                self.cfg,
+                _ptr("int32_t[]", a[c]),
+                ffi.from_buffer("int32_t[]", work),
+                a.shape[1],
+            )
+
+    def filter(self, x: Any, *, portable: bool = False) -> np.ndarray:
+        """Filters only (no detection): (C, n) filtered samples."""
+        a = self._as_block(x)
+        out = np.empty_like(a)
+        n = a.shape[1]
+        flags = int(lib.MW_BANK_PORTABLE) if portable else 0
+        lib.mw_chain_filter_bank(
+            self._ch,
+            self.n_channels,
+            self.cfg,
+            _ptr("int32_t[]", a),
+            n,
+            ffi.from_buffer("int32_t[]", out),
+            n,
+            n,
+            flags,
+        )
+        return out
+
+    def process(
+        self, x: Any, *, keep_filtered: bool = True
+    ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray | None]:
+        """Filter and detect one block of all channels: (events per channel, snippets per
+        channel, filtered samples (C, n) or None)."""
+        y = self.filter(x)
+        n = y.shape[1]
+        cap = int(lib.mw_detect_max_events(ffi.addressof(self.cfg, "det"), n))
+        evs, sns = [], []
+        ev = np.zeros(cap, dtype=EVENT_DTYPE)
+        sn = np.zeros((cap if self.snippets else 0, self.snip_len), np.int32)
+        ev_p = ffi.from_buffer("mw_event_t[]", ev)
+        sn_p = ffi.from_buffer("int32_t[]", sn) if self.snippets else ffi.NULL
+        for c in range(self.n_channels):
+            k = lib.mw_chain_detect(
+                self._ch + c, self.cfg, _ptr("int32_t[]", y[c]), n, ev_p, cap, sn_p
+            )
+            evs.append(ev[:k].copy())
+            sns.append(sn[:k].copy())
+        return evs, sns, (y if keep_filtered else None)
+
+    def flush(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        cap = int(lib.MW_DETECT_PENDING) + 1
+        evs, sns = [], []
+        for c in range(self.n_channels):
+            ev = np.zeros(cap, dtype=EVENT_DTYPE)
+            sn = np.zeros((cap if self.snippets else 0, self.snip_len), np.int32)
+            k = lib.mw_chain_flush(
+                self._ch + c,
+                self.cfg,
+                ffi.from_buffer("mw_event_t[]", ev),
+                cap,
+                ffi.from_buffer("int32_t[]", sn) if self.snippets else ffi.NULL,
+            )
+            evs.append(ev[:k].copy())
+            sns.append(sn[:k].copy())
+        return evs, sns
+
+    def noise_median(self, channel: int) -> int:
+        return int(self._ch[channel].noise.m)
+
+    def counters(self, channel: int) -> dict[str, int]:
+        return _counters(self._ch[channel].det)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """Filter design for the C core: scipy designs, quantised to the core's biquad kinds and
 checked (stability, per-stage and cumulative gain) before anything reaches C.
 
-Each second-order section becomes Q15 (cheap) when its rounding-noise gain is small and
-quantisation leaves its response within 1 %; otherwise Q31 with 64-bit state
-(`mw_biquad_q31x64`), which keeps low high-pass corners and narrow notches exact.
+Each second-order section becomes the cheapest kind that realises it faithfully: Q15 when its
+rounding-noise gain is small and 16-bit coefficients leave its response within 1 %; Q31 with
+32-bit state (`mw_biquad_q31`, same cost as Q15 on a Cortex-M4) when only the coefficients need
+more bits (narrow mains notches); otherwise Q31 with 64-bit state (`mw_biquad_q31x64`), which
+keeps very low high-pass corners exact (slower, and not vectorised on the host).
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from scipy import signal
 from muwatch.errors import UsageError
 
 MAX_SECTIONS = 4
-Q15, Q31 = 0, 1
-#: Q15 sections round y to the data LSB; the recursion amplifies that rounding noise by the RMS
-#: gain of 1/A(z). The host puts signals at ~2^24 (noise >= ~2^12 LSB), the device uses
+#: section kinds, as MW_SECTION_* in c_core/include/mw_chain.h
+Q15, Q31X64, Q31 = 0, 1, 2
+KIND_NAMES = {Q15: "Q15", Q31X64: "Q31x64", Q31: "Q31"}
+#: Q15 and Q31 sections round y to the data LSB; the recursion amplifies that rounding noise by
+#: the RMS gain of 1/A(z). The host puts signals at ~2^24 (noise >= ~2^12 LSB), the device uses
 #: input_shift likewise, so a gain up to 256 leaves rounding noise < 2 % of the signal noise.
 Q15_MAX_NOISE_GAIN = 256.0
 Q15_MAX_RESPONSE_ERROR = 0.01
@@ -34,7 +38,7 @@ class DesignError(UsageError):
 
 @dataclass(frozen=True)
 class Section:
-    """One quantised biquad: kind Q15/Q31, {b0, b1, b2, a1, a2} (a negated), post-shift."""
+    """One quantised biquad: kind Q15/Q31/Q31X64, {b0, b1, b2, a1, a2} (a negated), post-shift."""
 
     kind: int
     coeffs: tuple[int, int, int, int, int]
@@ -107,15 +111,17 @@ def quantise(sos_row: np.ndarray, name: str, force: int | None = None) -> Sectio
             q[1] = -(q[0] + q[2])
         return Section(kind, tuple(int(v) for v in q), s, tuple(sos_row), name)  # type: ignore[arg-type]
 
-    sec = build(Q15)
-    if force == Q31 or (
-        force is None
-        and (
-            noise_gain(sos_row) > Q15_MAX_NOISE_GAIN
-            or _response_error(sos_row, sec.quantised_sos()) > Q15_MAX_RESPONSE_ERROR
-        )
-    ):
-        sec = build(Q31)
+    if force is not None:
+        sec = build(force)
+    else:
+        ng = noise_gain(sos_row)
+        sec = build(Q15)
+        if ng > Q15_MAX_NOISE_GAIN:
+            sec = build(Q31X64)
+        elif _response_error(sos_row, sec.quantised_sos()) > Q15_MAX_RESPONSE_ERROR:
+            sec = build(Q31)
+            if _response_error(sos_row, sec.quantised_sos()) > Q15_MAX_RESPONSE_ERROR:
+                sec = build(Q31X64)
     _check(sec)
     return sec
 
