@@ -8,7 +8,9 @@ response). After a central connects the sensor asks for MTU 247 and sizes data f
 MTU - 3. Security: LE Secure Connections, bonding, Just Works; bond keys live in flash
 (bonds.json beside the config) through _IRQ_GET_SECRET / _IRQ_SET_SECRET. Until the link is
 encrypted, requests other than GET_INFO and PING get NOT_PAIRED (commands.py asks
-`secure()`) and no data or event frame is sent.
+`secure()`) and no data or event frame is sent; data and events also wait for the host's
+first request on a connection (it subscribes before it talks: earlier notifications would be
+dropped by its stack and cost a RESEND).
 
 Pacing: a frame the stack refuses (gatts_notify raising ENOMEM when NimBLE's buffers are
 full) stays at the head of its queue and is sent again on the next flush, so nothing is
@@ -138,6 +140,7 @@ class BleLink(Link):
         self.mtu = _DEFAULT_MTU
         self.encrypted = False
         self.is_bonded = False
+        self.host_ready = False  # the host has sent a request on this connection
         self.advertising = False
         self.requests_overflow = 0  # writes that found every request slot full
         self._req = [bytearray(_REQ_BUF) for _ in range(_REQ_SLOTS)]
@@ -163,10 +166,13 @@ class BleLink(Link):
         return n if n < _FRAME_MAX else _FRAME_MAX
 
     def secure(self) -> bool:
-        return self.connected and self.encrypted
+        # Data and events wait for the host's first request on this connection as well: a
+        # host subscribes before it talks, and notifications sent before that are dropped by
+        # its stack (then only a RESEND would bring them back).
+        return self.connected and self.encrypted and self.host_ready
 
     def bonded(self) -> bool:
-        return self.connected and self.encrypted and self.is_bonded
+        return self.secure() and self.is_bonded
 
     def bad_requests(self) -> int:
         return self.parser.bad_requests()
@@ -308,6 +314,7 @@ class BleLink(Link):
                 self.on_disconnect()
             if irq_conn != _NO_CONN:
                 self.conn = irq_conn
+                self.host_ready = False
                 self.mtu = _DEFAULT_MTU
                 self._mtu_applied = 0
                 self.on_connect()
@@ -324,6 +331,7 @@ class BleLink(Link):
         while self._req_n and self.responses.free():
             i = self._req_head
             if self._req_conn[i] == self.conn:  # requests of a link that is gone are void
+                self.host_ready = True
                 self.device.on_request(self, self._req[i], 0, self._req_len[i])
             self._req_head = (i + 1) % _REQ_SLOTS
             self._req_n -= 1

@@ -52,6 +52,12 @@ from muwatch.errors import UsageError
     help="How late the simulated DRDY interrupt may be served before conversions are lost.",
 )
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--ble",
+    is_flag=True,
+    help="Also start the simulated radio: prints the --ble-backend value (bumble:tcp-client:...) "
+    "hosts connect with; the sensor advertises as muw-XXXX.",
+)
 def command(
     serial_: bool,
     socket_port: int | None,
@@ -61,6 +67,7 @@ def command(
     battery_mv: int,
     max_lag_ms: int,
     duration: float | None,
+    ble: bool,
 ) -> None:
     """Run the firmware (main.py, unchanged) on the simulated XIAO ESP32S3 + ADS1299.
 
@@ -70,8 +77,8 @@ def command(
     """
     from muwatch.sim.device import SimDevice, SimDeviceConfig
 
-    if serial_ == (socket_port is not None):
-        raise UsageError("choose one of --serial or --socket PORT")
+    if serial_ and socket_port is not None or not (serial_ or socket_port is not None or ble):
+        raise UsageError("choose one of --serial or --socket PORT (and/or --ble)")
     if root is not None:
         root.mkdir(parents=True, exist_ok=True)
     cfg = SimDeviceConfig(
@@ -81,10 +88,32 @@ def command(
         battery_mv=battery_mv,
         max_lag_ms=max_lag_ms,
     )
-    dev = SimDevice(cfg)
+    radio = None
+    if ble:  # the BLE area's radio process (muwatch.sim.radio_twin)
+        from muwatch.sim.radio_twin import RadioProcess, address_from_uid
+
+        radio = RadioProcess(address_from_uid(cfg.uid))
+        endpoints = radio.start()
+        cfg.extra_env["MUWATCH_RADIO"] = endpoints["firmware"]
+        cfg.bluetooth = True
+    try:
+        dev = SimDevice(cfg)
+    except BaseException:
+        if radio is not None:
+            radio.stop()
+        raise
     try:
         endpoint = dev.serve_pty() if serial_ else dev.serve_socket(socket_port or 0)
-        click.echo(endpoint, nl=True)
+        if radio is not None:
+            click.echo(f"bumble:{radio.endpoints['hci']}", nl=True)
+            name = "muw-" + cfg.uid.upper()[-4:]
+            click.echo(
+                f"ble: {name} ({radio.endpoints['address']}), radio control "
+                f"{radio.endpoints['control']}",
+                err=True,
+            )
+        if serial_ or socket_port is not None:
+            click.echo(endpoint, nl=True)
         click.echo(f"flash root: {dev.root}", err=True)
         stop = {"now": False}
 
@@ -103,3 +132,5 @@ def command(
                 click.echo(f"sim-device: {line}", err=True)
     finally:
         dev.close()
+        if radio is not None:
+            radio.stop()
