@@ -143,6 +143,7 @@ class BleLink(Link):
         self.host_ready = False  # the host has sent a request on this connection
         self.advertising = False
         self.requests_overflow = 0  # writes that found every request slot full
+        self.view_misses = 0  # frames deferred from a heap-locked flush to the link's task
         self._req = [bytearray(_REQ_BUF) for _ in range(_REQ_SLOTS)]
         self._req_len = [0] * _REQ_SLOTS
         self._req_conn = [_NO_CONN] * _REQ_SLOTS
@@ -185,14 +186,21 @@ class BleLink(Link):
         if conn == _NO_CONN:
             return False
         if kind == KIND_DATA:
-            view = self.data.view()
+            q = self.data
             handle = self._h_data
         elif kind == KIND_EVENT:
-            view = self.events.view()
+            q = self.events
             handle = self._h_events
         else:
-            view = self.responses.view()
+            q = self.responses
             handle = self._h_control
+        try:
+            view = q.view()  # cached per slot and length: steady streaming allocates nothing
+        except MemoryError:
+            # A frame length this slot has not carried yet, with the heap locked: the link's
+            # own task (heap unlocked) sends it on its next flush.
+            self.view_misses += 1
+            return False
         try:
             self.ble.gatts_notify(conn, handle, view)
         except OSError:
