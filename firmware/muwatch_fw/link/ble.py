@@ -77,6 +77,12 @@ def advertising_payload(name: str, service_uuid) -> bytes:
     return flags + uuids + bytes((len(raw) + 1, kind)) + raw
 
 
+def _ble():
+    # Untyped on purpose: the ESP32 stubs give gatts_notify the wrong arity and type value
+    # handles as memoryview; MicroPython's documentation is what this module follows.
+    return bluetooth.BLE()
+
+
 class BondStore:
     """Secrets NimBLE asks the application to keep, persisted as JSON in flash."""
 
@@ -135,7 +141,7 @@ class BleLink(Link):
     def __init__(self, device) -> None:
         super().__init__(device, _FRAME_MAX, data_slots=8, response_slots=4, event_slots=8)
         self.parser = P.RequestParser()
-        self.ble = None
+        self.ble = _ble()  # the singleton; activated by the link's task
         self.conn = _NO_CONN
         self.mtu = _DEFAULT_MTU
         self.encrypted = False
@@ -256,8 +262,7 @@ class BleLink(Link):
     # -- setup --------------------------------------------------------------------------
     def _setup(self) -> None:
         dev = self.device
-        ble = bluetooth.BLE()
-        self.ble = ble
+        ble = self.ble
         ble.active(True)
         ble.config(gap_name=dev.name, mtu=_WANTED_MTU, bond=True, le_secure=True, mitm=False, io=_IO_NO_INPUT_OUTPUT)
         ble.irq(self._irq)
@@ -356,7 +361,7 @@ class BleLink(Link):
         last_battery = self.device.board.ticks_ms()
         while not self.device.finished:
             try:
-                await asyncio.wait_for_ms(self._flag.wait(), 50)
+                await asyncio.wait_for(self._flag.wait(), 0.05)
             except asyncio.TimeoutError:
                 pass
             self._catch_up()
