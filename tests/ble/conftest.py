@@ -26,6 +26,7 @@ CONTROL = "6d770003-1762-447b-83a3-96d065c9e115"
 INFO = "6d770005-1762-447b-83a3-96d065c9e115"
 WRITE_ONLY = "6d7700f1-1762-447b-83a3-96d065c9e115"
 SECRET = "6d7700f2-1762-447b-83a3-96d065c9e115"
+INDICATE = "6d7700f3-1762-447b-83a3-96d065c9e115"
 OTHER_SERVICE = "0000fff0-0000-1000-8000-00805f9b34fb"
 
 
@@ -90,11 +91,11 @@ class Peripheral:
             Characteristic.READABLE | Characteristic.READ_REQUIRES_ENCRYPTION,
             b"secret",
         )
-        self.device.add_service(
-            Service(
-                self.service, [self.data, self.control, self.info, self.write_only, self.secret]
-            )
+        self.indicate = Characteristic(
+            INDICATE, Characteristic.Properties.INDICATE, Characteristic.READABLE, b""
         )
+        chars = [self.data, self.control, self.info, self.write_only, self.secret, self.indicate]
+        self.device.add_service(Service(self.service, chars))
         self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
         await self.device.power_on()
         await self.advertise()

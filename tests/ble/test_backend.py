@@ -17,6 +17,7 @@ from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolErr
 from conftest import (
     CONTROL,
     DATA,
+    INDICATE,
     INFO,
     OTHER_SERVICE,
     SECRET,
@@ -178,6 +179,30 @@ def test_gatt_read_write_notify_and_mtu_before_connect_returns():
     assert writes == [b"\x01\x02", b"\x03"]
     assert len(got) == 300 and all(len(v) == 244 for v in got), "notifications truncated"
     assert [int.from_bytes(v[:4], "little") for v in got] == list(range(300))
+
+
+def test_indications_arrive_and_are_confirmed():
+    async def main():
+        link = ModelLink()
+        sensor = await Peripheral(link).start()
+        device = await _find(link, sensor.name)
+        got: list[bytes] = []
+        async with BleakClient(device, **_kw(link)) as client:
+            props = client.services.get_characteristic(INDICATE).properties
+            await client.start_notify(INDICATE, lambda _c, v: got.append(bytes(v)))
+            for i in range(5):
+                # returns once the host confirmed (ATT Handle Value Confirmation)
+                await sensor.device.indicate_subscriber(
+                    sensor.connection, sensor.indicate, bytes([i]) * 100
+                )
+            await client.stop_notify(INDICATE)
+            await sensor.device.indicate_subscriber(sensor.connection, sensor.indicate, b"late")
+            await asyncio.sleep(0.1)
+        return props, got
+
+    props, got = run(main())
+    assert props == ["indicate"]
+    assert got == [bytes([i]) * 100 for i in range(5)]  # nothing after stop_notify
 
 
 def test_att_errors_become_bleak_protocol_errors():
@@ -463,6 +488,27 @@ def test_backend_from_spec_rejects_with_the_accepted_forms(spec, message):
 def test_os_backend_means_bleak_default():
     be = backend_from_spec("os")
     assert be.scanner is None and be.client_kwargs() == {} and be.scanner_kwargs() == {}
+
+
+def test_hci_over_a_unix_socket(tmp_path):
+    from muwatch.sim.radio import Radio
+
+    async def main():
+        radio = Radio()
+        sock = tmp_path / "hci.sock"
+        endpoints = await radio.start(hci_listen=f"unix:{sock}", control_listen=None)
+        sensor = await Peripheral(radio.link).start()
+        device = await BleakScanner.find_device_by_name(
+            sensor.name, timeout=5, backend=BumbleScanner, transport=endpoints["hci"]
+        )
+        async with BleakClient(device, backend=BumbleClient, transport=endpoints["hci"]) as client:
+            value = await client.read_gatt_char(INFO)
+        await radio.stop()
+        return endpoints["hci"], value
+
+    spec, value = run(main())
+    assert spec == f"unix-client:{tmp_path / 'hci.sock'}"
+    assert value == b"info-v1"
 
 
 def test_unreachable_radio_says_what_to_start():

@@ -31,6 +31,7 @@ DATA = "6d770002-1762-447b-83a3-96d065c9e115"
 CMD = "6d770003-1762-447b-83a3-96d065c9e115"
 SMALL = "6d7700e1-1762-447b-83a3-96d065c9e115"
 PROT = "6d7700e2-1762-447b-83a3-96d065c9e115"
+IND = "6d7700e3-1762-447b-83a3-96d065c9e115"
 
 
 def _shim_consts() -> dict[str, int]:
@@ -267,6 +268,53 @@ def test_gatts_notify_allocates_nothing_with_the_heap_locked(tmp_path):
     _, ok, refused = run(_with_fw(tmp_path, body, tx_buffers=8)).split()
     # 8 buffers: 8 accepted, the rest refused with ENOMEM, none of it allocating
     assert (int(ok), int(refused)) == (8, 22)
+
+
+def test_indications_are_confirmed_back_to_the_firmware(tmp_path):
+    async def body(fw: _Fw):
+        got: list[bytes] = []
+        client = await fw.client()
+        await client.start_notify(IND, lambda _c, v: got.append(bytes(v)))
+        await client.write_gatt_char(CMD, b"indicate 1", response=True)
+        done = await fw.wait_line("INDICATE_DONE")
+        await client.disconnect()
+        return got, done
+
+    got, done = run(_with_fw(tmp_path, body))
+    assert got == [b"ind-1"]
+    assert done == "INDICATE_DONE True 0"  # _IRQ_GATTS_INDICATE_DONE, status 0 (confirmed)
+
+
+def test_a_notification_longer_than_the_mtu_is_truncated_and_counted(tmp_path):
+    """Pitfall 4 on the sensor side: NimBLE (and bumble) cut what does not fit MTU - 3."""
+
+    async def body(fw: _Fw):
+        got: list[bytes] = []
+        client = await fw.client()
+        await client.start_notify(DATA, lambda _c, v: got.append(bytes(v)))
+        await client.write_gatt_char(CMD, b"big", response=True)
+        await fw.wait_line("BIG")
+        for _ in range(100):
+            if got:
+                break
+            await asyncio.sleep(0.02)
+        await client.disconnect()
+        return got, fw.radio.stats.notifications_truncated
+
+    got, truncated = run(_with_fw(tmp_path, body))
+    assert [len(v) for v in got] == [244] and truncated == 1
+
+
+def test_radio_command_line_rejects_impossible_models():
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "muwatch.sim.radio", "--loss", "1.5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "loss must be in [0, 1)" in proc.stderr
 
 
 def test_client_writes_are_truncated_to_the_value_buffer_and_counted(tmp_path):

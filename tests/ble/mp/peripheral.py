@@ -13,6 +13,7 @@ from micropython import const
 _IRQ_CENTRAL_CONNECT = const(1)
 _IRQ_CENTRAL_DISCONNECT = const(2)
 _IRQ_GATTS_WRITE = const(3)
+_IRQ_GATTS_INDICATE_DONE = const(20)
 _IRQ_MTU_EXCHANGED = const(21)
 _IRQ_ENCRYPTION_UPDATE = const(28)
 _IRQ_GET_SECRET = const(29)
@@ -27,6 +28,7 @@ SMALL = (
     bluetooth.FLAG_WRITE | bluetooth.FLAG_READ,
 )
 PROT = (bluetooth.UUID("6d7700e2-1762-447b-83a3-96d065c9e115"), bluetooth.FLAG_READ | 0x0200)
+IND = (bluetooth.UUID("6d7700e3-1762-447b-83a3-96d065c9e115"), bluetooth.FLAG_INDICATE)
 
 secrets = {}
 try:
@@ -70,6 +72,8 @@ def irq(event, data):
             state["cmds"].append(bytes(value))
         else:
             say("WRITE", handle, len(value))
+    elif event == _IRQ_GATTS_INDICATE_DONE:
+        say("INDICATE_DONE", data[1] == h_ind, data[2])
     elif event == _IRQ_MTU_EXCHANGED:
         state["mtu"] = data[1]
         say("MTU", data[1])
@@ -95,8 +99,8 @@ def irq(event, data):
 
 
 ble.irq(irq)
-((h_data, h_cmd, h_small, h_prot),) = ble.gatts_register_services(
-    ((SVC, (DATA, CMD, SMALL, PROT)),)
+((h_data, h_cmd, h_small, h_prot, h_ind),) = ble.gatts_register_services(
+    ((SVC, (DATA, CMD, SMALL, PROT, IND)),)
 )
 ble.gatts_set_buffer(h_cmd, 64)
 ble.gatts_write(h_prot, b"protected")
@@ -163,6 +167,12 @@ async def main():
             elif cmd[0] == "locked":
                 ok, refused = locked_notify(conn, buf, int(cmd[1]))
                 say("LOCKED", ok, refused)
+            elif cmd[0] == "indicate":
+                ble.gatts_indicate(conn, h_ind, b"ind-" + cmd[1].encode())
+                say("INDICATED", cmd[1])
+            elif cmd[0] == "big":
+                ble.gatts_notify(conn, h_data, bytes(300))  # more than MTU - 3
+                say("BIG")
             elif cmd[0] == "buffer":
                 ble.gatts_set_buffer(h_small, int(cmd[1]))
                 say("BUFFER", cmd[1])
