@@ -22,6 +22,7 @@
 #define MW_SECTION_Q31X64 1
 #define MW_SECTION_Q31 2
 #define MW_BANK_PORTABLE 1
+#define MW_BANK_NO_AVX512 2
 
 typedef struct {
     int32_t coeffs[MW_CHAIN_MAX_SECTIONS][5]; /* {b0, b1, b2, a1, a2}; Q15 values fit int16 */
@@ -61,8 +62,9 @@ void mw_chain_filter(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *s
  * src + c * src_stride and writes dst + c * dst_stride (dst may equal src). The output and the
  * states are exactly those of mw_chain_filter per channel; on x86-64 with AVX2 and FMA, Q15 and
  * Q31 sections run four channels per vector in double precision, where every product and sum
- * is exact, so the rounding is the integer one (flags = MW_BANK_PORTABLE forces the scalar
- * path, for tests). */
+ * is exact, so the rounding is the integer one; with AVX-512F, eight channels per vector.
+ * flags (for tests): MW_BANK_PORTABLE forces the scalar kernels, MW_BANK_NO_AVX512 the AVX2
+ * ones. */
 void mw_chain_filter_bank(mw_chain_t *ch, uint32_t n_ch, const mw_chain_cfg_t *cfg,
                           const int32_t *src, size_t src_stride, int32_t *dst, size_t dst_stride,
                           uint32_t n, uint32_t flags);
@@ -72,6 +74,14 @@ int32_t mw_chain_bank_vectorised(const mw_chain_cfg_t *cfg);
  * mw_chain_process = mw_chain_filter + mw_chain_detect. */
 uint32_t mw_chain_detect(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *y, uint32_t n,
                          mw_event_t *ev, uint32_t ev_cap, int32_t *snip);
+/* mw_chain_detect for n_ch channels at once (ch: an array of n_ch chains; channel c reads
+ * y + c * y_stride): the same events, with the channels interleaved so that their per-block
+ * work overlaps. Channel c owns ev[c * ev_cap ...] (snippets: snip + c * ev_cap * (pre + post
+ * + 1), snip may be NULL); n_ev[c] is the number already there: new events are appended after
+ * them (at most ev_cap in all, the rest counted in n_dropped) and n_ev[c] is updated. */
+void mw_chain_detect_bank(mw_chain_t *ch, uint32_t n_ch, const mw_chain_cfg_t *cfg,
+                          const int32_t *y, size_t y_stride, uint32_t n, mw_event_t *ev,
+                          uint32_t ev_cap, int32_t *snip, uint32_t *n_ev);
 /* Filter n samples into dst (caller-owned, also the filtered output), then track noise and
  * detect; returns the number of events written (see mw_detect_process). */
 uint32_t mw_chain_process(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *src,

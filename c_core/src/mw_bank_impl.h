@@ -9,7 +9,7 @@
  * rest with the scalar kernels). */
 uint32_t mw__bank_vector(mw_chain_t *ch, uint32_t n_ch, const mw_chain_cfg_t *cfg,
                          const int32_t *src, size_t src_stride, int32_t *dst, size_t dst_stride,
-                         uint32_t n);
+                         uint32_t n, uint32_t flags);
 int32_t mw__bank_vector_ok(const mw_chain_cfg_t *cfg);
 
 #endif /* MW_BANK_IMPL_H */

@@ -9,22 +9,24 @@
 #include "mw_biquad.h"
 #include "mw_dsp.h"
 
-/* One Q15-coefficient stage (c = {b0, b1, b2, a1, a2}). */
+/* One Q15-coefficient stage (c = {b0, b1, b2, a1, a2}). The coefficients are scaled by
+ * 2^(1 + post_shift) once (|c'| <= 2^24, |acc'| < 2^57), so that every post-shift rounds by the
+ * same constant shift: floor((acc' + 2^15) / 2^16) = floor((acc + 2^(sh-1)) / 2^sh) exactly. */
 MW_INLINE void mw__biq15_stage(int32_t cb0, int32_t cb1, int32_t cb2, int32_t ca1, int32_t ca2,
                                int32_t post_shift, mw_biq15_state_t *st, const int32_t *src,
                                int32_t *dst, uint32_t n)
 {
-    const unsigned sh = (unsigned)(15 - post_shift);
-    const int64_t rnd = (int64_t)1 << (sh - 1u);
+    const int32_t up = (int32_t)1 << (1 + post_shift);
+    const int32_t b0 = cb0 * up, b1 = cb1 * up, b2 = cb2 * up, a1 = ca1 * up, a2 = ca2 * up;
     int32_t x1 = st->x1, x2 = st->x2, y1 = st->y1, y2 = st->y2;
     for (uint32_t i = 0; i < n; i++) {
         const int32_t x0 = src[i];
-        int64_t acc = rnd + (int64_t)cb0 * x0;
-        acc += (int64_t)cb1 * x1;
-        acc += (int64_t)cb2 * x2;
-        acc += (int64_t)ca1 * y1;
-        acc += (int64_t)ca2 * y2;
-        const int32_t y0 = mw_sat_data64(mw_asr64(acc, sh));
+        int64_t acc = ((int64_t)1 << 15) + (int64_t)b0 * x0;
+        acc += (int64_t)b1 * x1;
+        acc += (int64_t)b2 * x2;
+        acc += (int64_t)a1 * y1;
+        acc += (int64_t)a2 * y2;
+        const int32_t y0 = mw_sat_data64(mw_asr64(acc, 16u));
         x2 = x1;
         x1 = x0;
         y2 = y1;

@@ -2,7 +2,6 @@
 
 #include <stddef.h>
 
-#include "mw_bank_impl.h"
 #include "mw_biquad_impl.h"
 #include "mw_detect_impl.h"
 #include "mw_noise_impl.h"
@@ -82,16 +81,11 @@ void mw_chain_settle(mw_chain_t *ch, const mw_chain_cfg_t *cfg, int32_t x0)
     }
 }
 
-/* Stage kernels with the usual post-shifts as constants (Q15: 1, Q31: 2, what the designer
- * emits), so the 64-bit rounding shifts compile to fixed shifts; other shifts use the
- * generic instance. Outputs are identical either way. */
-static void mw__q15_p1(const int32_t *c, mw_biq15_state_t *st, int32_t *x, uint32_t n)
-{
-    mw__biq15_stage(c[0], c[1], c[2], c[3], c[4], 1, st, x, x, n);
-}
-
-static void mw__q15_any(const int32_t *c, int32_t post, mw_biq15_state_t *st, int32_t *x,
-                        uint32_t n)
+/* Stage kernels. Q15 rounds by a constant shift for any post-shift (mw__biq15_stage); the
+ * Q31 kind gets an instance for post-shift 2 (what the designer emits) so its 64-bit rounding
+ * shift is a constant too; Q31x64 (rare: very low corners) has the generic one. Outputs are
+ * identical either way. */
+static void mw__q15(const int32_t *c, int32_t post, mw_biq15_state_t *st, int32_t *x, uint32_t n)
 {
     mw__biq15_stage(c[0], c[1], c[2], c[3], c[4], post, st, x, x, n);
 }
@@ -107,13 +101,8 @@ static void mw__q31s_any(const int32_t *c, int32_t post, mw_biq32_state_t *st, i
     mw__biq31s_stage(c, post, st, x, x, n);
 }
 
-static void mw__q31_p2(const int32_t *c, mw_biq31_state_t *st, int32_t *x, uint32_t n)
-{
-    mw__biq31_stage(c, 2, st, x, x, n);
-}
-
-static void mw__q31_any(const int32_t *c, int32_t post, mw_biq31_state_t *st, int32_t *x,
-                        uint32_t n)
+static void mw__q31(const int32_t *c, int32_t post, mw_biq31_state_t *st, int32_t *x,
+                    uint32_t n)
 {
     mw__biq31_stage(c, post, st, x, x, n);
 }
@@ -132,41 +121,17 @@ void mw_chain_filter(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *s
         const int32_t *c = cfg->coeffs[k];
         const int32_t post = cfg->post_shift[k];
         if (cfg->kind[k] == MW_SECTION_Q15) {
-            if (post == 1) {
-                mw__q15_p1(c, &ch->sec[k].q15, dst, n);
-            } else {
-                mw__q15_any(c, post, &ch->sec[k].q15, dst, n);
-            }
+            mw__q15(c, post, &ch->sec[k].q15, dst, n);
         } else if (cfg->kind[k] == MW_SECTION_Q31) {
             if (post == 2) {
                 mw__q31s_p2(c, &ch->sec[k].q15, dst, n);
             } else {
                 mw__q31s_any(c, post, &ch->sec[k].q15, dst, n);
             }
-        } else if (post == 2) {
-            mw__q31_p2(c, &ch->sec[k].q31, dst, n);
         } else {
-            mw__q31_any(c, post, &ch->sec[k].q31, dst, n);
+            mw__q31(c, post, &ch->sec[k].q31, dst, n);
         }
     }
-}
-
-void mw_chain_filter_bank(mw_chain_t *ch, uint32_t n_ch, const mw_chain_cfg_t *cfg,
-                          const int32_t *src, size_t src_stride, int32_t *dst, size_t dst_stride,
-                          uint32_t n, uint32_t flags)
-{
-    uint32_t done = 0u;
-    if ((flags & MW_BANK_PORTABLE) == 0u) {
-        done = mw__bank_vector(ch, n_ch, cfg, src, src_stride, dst, dst_stride, n);
-    }
-    for (uint32_t c = done; c < n_ch; c++) {
-        mw_chain_filter(&ch[c], cfg, src + c * src_stride, dst + c * dst_stride, n);
-    }
-}
-
-int32_t mw_chain_bank_vectorised(const mw_chain_cfg_t *cfg)
-{
-    return mw__bank_vector_ok(cfg);
 }
 
 uint32_t mw_chain_detect(mw_chain_t *ch, const mw_chain_cfg_t *cfg, const int32_t *y, uint32_t n,

@@ -6,12 +6,6 @@
 #include "mw_dsp.h"
 #include "mw_noise_impl.h"
 
-typedef struct {
-    mw_event_t *ev;
-    uint32_t cap;
-    int32_t *snip;
-    uint32_t n;
-} mw__out_t;
 
 int32_t mw_detect_cfg_check(const mw_detect_cfg_t *cfg)
 {
@@ -248,40 +242,141 @@ static void mw__skip(mw_detect_t *s, const int32_t *xs, const int32_t *ds, uint3
     s->prev = ds[len - 1u];
 }
 
+/* Samples of an event's alignment window (searched, nothing pending): the extremum, the width
+ * and the largest |d| in one loop per polarity; the event is finalized at the window's end.
+ * Same effect as mw__step on each. Returns the samples used (1..len). */
+static uint32_t mw__align_run(mw_detect_t *s, const mw_detect_cfg_t *cfg, const int32_t *xs,
+                              const int32_t *ds, uint32_t len, mw__out_t *o)
+{
+    const uint32_t run = s->win_left < len ? s->win_left : len;
+    int32_t peak = s->peak;
+    uint32_t at = 0u, found = 0u;
+    if (cfg->polarity == MW_POL_POS) {
+        for (uint32_t j = 0; j < run; j++) {
+            if (xs[j] > peak) {
+                peak = xs[j];
+                at = j;
+                found = 1u;
+            }
+        }
+    } else if (cfg->polarity == MW_POL_NEG) {
+        for (uint32_t j = 0; j < run; j++) {
+            if (xs[j] < peak) {
+                peak = xs[j];
+                at = j;
+                found = 1u;
+            }
+        }
+    } else {
+        uint32_t ap = mw_abs32(peak);
+        for (uint32_t j = 0; j < run; j++) {
+            const uint32_t a = mw_abs32(xs[j]);
+            if (a > ap) {
+                ap = a;
+                peak = xs[j];
+                at = j;
+                found = 1u;
+            }
+        }
+    }
+    uint32_t dmax = s->dmax;
+    for (uint32_t j = 0; j < run; j++) {
+        const uint32_t a = mw_abs32(ds[j]);
+        dmax = a > dmax ? a : dmax;
+    }
+    if (s->over) {
+        uint32_t j = 0;
+        if (s->cross_sign > 0) {
+            while (j < run && ds[j] >= s->thr_at) {
+                j++;
+            }
+        } else {
+            while (j < run && ds[j] <= -s->thr_at) {
+                j++;
+            }
+        }
+        s->width = (int16_t)(s->width + (int16_t)j);
+        s->over = j == run;
+    }
+    const int64_t t0 = s->t;
+    if (found) {
+        s->peak = peak;
+        s->peak_idx = t0 + (int64_t)at;
+    }
+    s->dmax = dmax;
+    mw__skip(s, xs, ds, run);
+    s->win_left = (uint16_t)(s->win_left - run);
+    if (s->win_left == 0u) {
+        const int64_t idx = t0 + (int64_t)run - 1;
+        mw__finalize(s, cfg, idx, 0u, o);
+        if (s->n_pend > 0u) {
+            mw__emit_due(s, cfg, idx, o);
+        }
+    }
+    return run;
+}
+
 /* len (1..MW_NOISE_BLOCK - noise->pos) samples inside one noise block. The level, hence the
  * threshold, is fixed over the block; a block in which no |d| reaches the threshold while the
- * detector is idle cannot start an event, so it costs only the counting (the usual case). */
+ * detector is idle cannot start an event, so it costs only the scan (the usual case).
+ * saturate: xs == ds may hold values beyond +-MW_DATA_MAX, which the state machine must see
+ * saturated (the scan already counts them so). */
 static void mw__block(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *noise,
-                      const int32_t *xs, const int32_t *ds, uint32_t len, mw__out_t *o)
+                      const int32_t *xs, const int32_t *ds, uint32_t len, mw__out_t *o,
+                      int saturate)
 {
-    uint32_t a[MW_NOISE_BLOCK];
-    uint32_t amax = 0u;
-    for (uint32_t k = 0; k < len; k++) {
-        const uint32_t v = mw_abs32(ds[k]);
-        a[k] = v;
-        amax = v > amax ? v : amax;
-    }
     const int searched = noise->started && noise->shift >= noise->target;
     const int32_t thr = mw__thr(noise->m, cfg->thr_mult_q12);
+    int hit = 0;
+    const int started = noise->started;
+    const uint32_t above =
+        started ? mw__scan(ds, len, noise->m, (uint32_t)thr, &hit, !saturate) : 0u;
+    if (!started) {
+        for (uint32_t k = 0; k < len; k++) {
+            mw__noise_start(noise, mw_abs32(mw_sat_data(ds[k])));
+        }
+    }
+    int32_t sat[MW_NOISE_BLOCK];
     if (!searched || s->blank_left >= len) { /* nothing searched in this block */
         s->blank_left -= s->blank_left < len ? s->blank_left : len;
         s->n_warmup += len;
+        if (saturate) { /* only the ring and prev keep samples */
+            for (uint32_t k = 0; k < len; k++) {
+                sat[k] = mw_sat_data(xs[k]);
+            }
+            xs = ds = sat;
+        }
         mw__skip(s, xs, ds, len);
-    } else if (s->phase == 0u && s->n_pend == 0u && s->blank_left == 0u &&
-               amax < (uint32_t)thr) { /* idle and nothing crosses */
+    } else if (s->phase == 0u && s->n_pend == 0u && s->blank_left == 0u && !hit) {
+        /* idle and nothing crosses: nothing here is beyond the threshold, so in range */
         s->dead_left = (uint16_t)(s->dead_left > len ? s->dead_left - len : 0u);
         mw__skip(s, xs, ds, len);
     } else {
-        for (uint32_t k = 0; k < len; k++) {
+        if (saturate) {
+            for (uint32_t k = 0; k < len; k++) {
+                sat[k] = mw_sat_data(xs[k]);
+            }
+            xs = ds = sat;
+        }
+        for (uint32_t k = 0; k < len;) {
+            if (s->dead_left != 0u && s->phase == 0u && s->n_pend == 0u && s->blank_left == 0u) {
+                /* dead time after an event: nothing can start, only history moves */
+                const uint32_t run = s->dead_left < len - k ? s->dead_left : len - k;
+                mw__skip(s, &xs[k], &ds[k], run);
+                s->dead_left = (uint16_t)(s->dead_left - run);
+                k += run;
+                continue;
+            }
+            if (s->phase != 0u && s->n_pend == 0u && searched && s->blank_left == 0u) {
+                k += mw__align_run(s, cfg, &xs[k], &ds[k], len - k, o);
+                continue;
+            }
             mw__step(s, cfg, noise, xs[k], ds[k], thr, searched, o);
+            k++;
         }
     }
-    if (!noise->started) {
-        for (uint32_t k = 0; k < len; k++) {
-            mw__noise_start(noise, a[k]);
-        }
-    } else {
-        mw__noise_feed(noise, a, len);
+    if (started) {
+        mw__noise_add(noise, above, len);
     }
 }
 
@@ -291,12 +386,61 @@ MW_INLINE int32_t mw__neo(const mw_detect_t *s, const mw_detect_cfg_t *cfg, int3
     return mw_sat_data64(mw_asr64(psi, cfg->neo_shift));
 }
 
+/* Whole blocks while the detector is idle with a warm noise level (the usual state): only
+ * the scan per sample, the state in registers; stops before the first block where a sample
+ * reaches the threshold (mw__block then takes it sample by sample). Same effect as mw__block
+ * on each of those blocks. Returns the index after the last block consumed. */
+MW_INLINE uint32_t mw__idle_impl(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *noise,
+                                 const int32_t *x, uint32_t i, uint32_t n, int saturate)
+{
+    uint32_t m = noise->m;
+    const unsigned sh = noise->shift;
+    const uint32_t mult = cfg->thr_mult_q12;
+    uint32_t dead = s->dead_left;
+    int32_t *const ring = s->ring;
+    const uint32_t mask = s->ring_mask;
+    uint32_t rpos = s->ring_pos;
+    const uint32_t i0 = i;
+    while (n - i >= MW_NOISE_BLOCK) {
+        int hit;
+        const uint32_t above =
+            mw__scan(&x[i], MW_NOISE_BLOCK, m, (uint32_t)mw__thr(m, mult), &hit, !saturate);
+        if (hit) {
+            break;
+        }
+        if (ring != NULL) {
+            for (uint32_t k = 0; k < MW_NOISE_BLOCK; k++) {
+                ring[(rpos + k) & mask] = x[i + k];
+            }
+            rpos += MW_NOISE_BLOCK;
+        }
+        dead = dead > MW_NOISE_BLOCK ? dead - MW_NOISE_BLOCK : 0u;
+        m = mw__noise_next(m, sh, above); /* a warm tracker's block end */
+        i += MW_NOISE_BLOCK;
+    }
+    if (i != i0) { /* no sample of these blocks reached the threshold: all in range */
+        noise->m = m;
+        s->dead_left = (uint16_t)dead;
+        s->ring_pos = rpos;
+        s->t += (int64_t)(i - i0);
+        s->prev = x[i - 1u];
+    }
+    return i;
+}
+
+static uint32_t mw__idle_blocks(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *noise,
+                                const int32_t *x, uint32_t i, uint32_t n, int saturate)
+{
+    return saturate ? mw__idle_impl(s, cfg, noise, x, i, n, 1)
+                    : mw__idle_impl(s, cfg, noise, x, i, n, 0);
+}
+
 static uint32_t mw__run(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *noise,
                         const int32_t *x, uint32_t n, mw__out_t *o, int saturate)
 {
-    int32_t xs[MW_NOISE_BLOCK], ds[MW_NOISE_BLOCK];
     uint32_t i = 0;
     if (cfg->neo) {
+        int32_t xs[MW_NOISE_BLOCK], ds[MW_NOISE_BLOCK];
         if (n > 0u && s->reserved[0] == 0u) { /* the first sample only fills the delay line */
             s->reserved[0] = 1u;
             s->xd1 = mw_sat_data(x[0]);
@@ -312,21 +456,22 @@ static uint32_t mw__run(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *
                 s->xd2 = s->xd1;
                 s->xd1 = x0;
             }
-            mw__block(s, cfg, noise, xs, ds, len, o);
+            mw__block(s, cfg, noise, xs, ds, len, o, 0);
             i += len;
         }
     } else {
         while (i < n) {
+            if (noise->pos == 0u && n - i >= MW_NOISE_BLOCK && s->phase == 0u &&
+                s->n_pend == 0u && s->blank_left == 0u && noise->started &&
+                noise->shift >= noise->target) {
+                i = mw__idle_blocks(s, cfg, noise, x, i, n, saturate);
+                if (i >= n) {
+                    break;
+                }
+            }
             uint32_t len = MW_NOISE_BLOCK - noise->pos;
             len = len < n - i ? len : n - i;
-            const int32_t *xb = &x[i];
-            if (saturate) {
-                for (uint32_t k = 0; k < len; k++) {
-                    xs[k] = mw_sat_data(x[i + k]);
-                }
-                xb = xs;
-            }
-            mw__block(s, cfg, noise, xb, xb, len, o);
+            mw__block(s, cfg, noise, &x[i], &x[i], len, o, saturate);
             i += len;
         }
     }
@@ -347,6 +492,22 @@ uint32_t mw__detect_filtered(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_nois
 {
     mw__out_t o = {ev, ev != NULL ? ev_cap : 0u, snip, 0u};
     return mw__run(s, cfg, noise, x, n, &o, 0);
+}
+
+uint32_t mw__detect_step(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_noise_t *noise,
+                         const int32_t *x, uint32_t i, uint32_t n, mw__out_t *o)
+{
+    if (noise->pos == 0u && n - i >= MW_NOISE_BLOCK && s->phase == 0u && s->n_pend == 0u &&
+        s->blank_left == 0u && noise->started && noise->shift >= noise->target) {
+        const uint32_t j = mw__idle_blocks(s, cfg, noise, x, i, i + MW_NOISE_BLOCK, 1);
+        if (j != i) {
+            return j;
+        }
+    }
+    uint32_t len = MW_NOISE_BLOCK - noise->pos;
+    len = len < n - i ? len : n - i;
+    mw__block(s, cfg, noise, &x[i], &x[i], len, o, 1);
+    return i + len;
 }
 
 uint32_t mw_detect_flush(mw_detect_t *s, const mw_detect_cfg_t *cfg, mw_event_t *ev,

@@ -28,13 +28,11 @@ MW_INLINE int32_t mw_asr32(int32_t v, unsigned s)
     return v >> s;
 }
 
+/* |v| < 2^62: one unsigned compare finds both out-of-range sides (cheap on a Cortex-M4). */
 MW_INLINE int32_t mw_sat_data64(int64_t v)
 {
-    if (v > MW_DATA_MAX) {
-        return MW_DATA_MAX;
-    }
-    if (v < -MW_DATA_MAX) {
-        return -MW_DATA_MAX;
+    if ((uint64_t)(v + MW_DATA_MAX) > 2u * (uint64_t)MW_DATA_MAX) {
+        return v < 0 ? -MW_DATA_MAX : MW_DATA_MAX;
     }
     return (int32_t)v;
 }

@@ -23,7 +23,6 @@ int32_t mw_noise_init(mw_noise_t *s, uint32_t shift_target, uint32_t m0)
 
 void mw_noise_process(mw_noise_t *s, const int32_t *x, uint32_t n)
 {
-    uint32_t a[MW_NOISE_BLOCK];
     uint32_t i = 0;
     while (i < n && !s->started) {
         mw__noise_start(s, mw_abs32(mw_sat_data(x[i++])));
@@ -33,10 +32,8 @@ void mw_noise_process(mw_noise_t *s, const int32_t *x, uint32_t n)
         if (len > n - i) {
             len = n - i;
         }
-        for (uint32_t k = 0; k < len; k++) {
-            a[k] = mw_abs32(mw_sat_data(x[i + k]));
-        }
-        mw__noise_feed(s, a, len);
+        int hit;
+        mw__noise_add(s, mw__scan(&x[i], len, s->m, (uint32_t)MW_DATA_MAX + 1u, &hit, 0), len);
         i += len;
     }
 }

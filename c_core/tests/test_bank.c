@@ -15,6 +15,69 @@
 
 static int32_t x[NCH][N], ya[NCH][N], yb[NCH][N];
 static mw_chain_t cha[NCH], chb[NCH];
+#define CAP 300
+#define SLEN 25
+static mw_event_t eva[NCH][CAP], evb[NCH][CAP];
+static int32_t sna[NCH][CAP * SLEN], snb[NCH][CAP * SLEN];
+static int32_t ringa[NCH][32], ringb[NCH][32];
+
+/* Detection of a bank (channels interleaved) against each channel alone, in random chunks:
+ * events, snippets and counters identical. */
+static int same_detection(const mw_chain_cfg_t *c, uint32_t n_ch, mw_rng_t *r, uint64_t *digest,
+                          int filter, uint32_t *total)
+{
+    uint32_t na[NCH] = {0}, nb[NCH] = {0};
+    for (uint32_t k = 0; k < n_ch; k++) {
+        MW_CHECK(mw_chain_init(&cha[k], c, ringa[k], 32u) == MW_OK);
+        MW_CHECK(mw_chain_init(&chb[k], c, ringb[k], 32u) == MW_OK);
+        mw_chain_prime(&cha[k], c, x[k], ya[k], 1024u);
+        mw_chain_prime(&chb[k], c, x[k], yb[k], 1024u);
+    }
+    if (filter) {
+        mw_chain_filter_bank(cha, n_ch, c, &x[0][0], N, &ya[0][0], N, N, 0u);
+    } else {
+        memcpy(ya, x, sizeof ya);
+    }
+    static mw_event_t ev[NCH * CAP];
+    static int32_t sn[NCH * CAP * SLEN];
+    uint32_t cnt[NCH];
+    uint32_t pos = 0u;
+    while (pos < N) {
+        uint32_t len = 1u + mw_rng_u32(r) % 900u;
+        len = len < N - pos ? len : N - pos;
+        const uint32_t cap = 60u;
+        for (uint32_t k = 0; k < n_ch; k++) {
+            cnt[k] = 0u;
+        }
+        mw_chain_detect_bank(cha, n_ch, c, &ya[0][pos], N, len, ev, cap, sn, cnt);
+        for (uint32_t k = 0; k < n_ch; k++) {
+            for (uint32_t e = 0; e < cnt[k] && na[k] < CAP; e++, na[k]++) {
+                eva[k][na[k]] = ev[k * cap + e];
+                memcpy(&sna[k][na[k] * SLEN], &sn[(k * cap + e) * SLEN], SLEN * sizeof(int32_t));
+            }
+            nb[k] += mw_chain_detect(&chb[k], c, &ya[k][pos], len, &evb[k][nb[k]], 60u,
+                                     &snb[k][nb[k] * SLEN]);
+        }
+        pos += len;
+    }
+    int same = 1;
+    for (uint32_t k = 0; k < n_ch; k++) {
+        same &= na[k] == nb[k];
+        for (uint32_t e = 0; same && e < na[k]; e++) {
+            same &= eva[k][e].index == evb[k][e].index && eva[k][e].amplitude == evb[k][e].amplitude &&
+                    eva[k][e].width == evb[k][e].width && eva[k][e].threshold == evb[k][e].threshold;
+        }
+        same &= memcmp(sna[k], snb[k], na[k] * SLEN * sizeof(int32_t)) == 0;
+        same &= cha[k].det.n_events == chb[k].det.n_events &&
+                cha[k].det.n_dropped == chb[k].det.n_dropped &&
+                cha[k].det.n_rejected == chb[k].det.n_rejected && cha[k].noise.m == chb[k].noise.m;
+        for (uint32_t e = 0; e < na[k]; e++) {
+            *digest = *digest * 1000003u + (uint64_t)eva[k][e].index;
+        }
+        *total += na[k];
+    }
+    return same;
+}
 
 static void surface_cfg(mw_chain_cfg_t *c)
 {
@@ -73,8 +136,10 @@ static void fill(mw_rng_t *r, int kind)
     }
 }
 
-/* Run both paths over the same input in random chunks; 1 when outputs and states agree. */
-static int same_paths(const mw_chain_cfg_t *c, uint32_t n_ch, mw_rng_t *r, uint64_t *digest)
+/* Run the best path and a reference path (flags: the scalar kernels, or on x86-64 the AVX2
+ * ones) over the same input in random chunks; 1 when outputs and states agree. */
+static int same_paths(const mw_chain_cfg_t *c, uint32_t n_ch, mw_rng_t *r, uint64_t *digest,
+                      uint32_t flags)
 {
     for (uint32_t k = 0; k < n_ch; k++) {
         MW_CHECK(mw_chain_init(&cha[k], c, NULL, 0u) == MW_OK);
@@ -87,7 +152,7 @@ static int same_paths(const mw_chain_cfg_t *c, uint32_t n_ch, mw_rng_t *r, uint6
         uint32_t len = 1u + mw_rng_u32(r) % 700u;
         len = len < N - pos ? len : N - pos;
         mw_chain_filter_bank(cha, n_ch, c, &x[0][pos], N, &ya[0][pos], N, len, 0u);
-        mw_chain_filter_bank(chb, n_ch, c, &x[0][pos], N, &yb[0][pos], N, len, MW_BANK_PORTABLE);
+        mw_chain_filter_bank(chb, n_ch, c, &x[0][pos], N, &yb[0][pos], N, len, flags);
         pos += len;
     }
     int same = 1;
@@ -110,7 +175,8 @@ int test_bank(void)
     int all_same = 1;
     for (int kind = 0; kind < 3; kind++) {
         fill(&r, kind);
-        all_same &= same_paths(&c, 8u, &r, &digest);
+        all_same &= same_paths(&c, 8u, &r, &digest, MW_BANK_PORTABLE);
+        all_same &= same_paths(&c, 7u, &r, &digest, MW_BANK_NO_AVX512);
     }
     mw_t_print_hex("surface", digest);
 
@@ -136,9 +202,43 @@ int test_bank(void)
             continue;
         }
         fill(&r, t % 3);
-        all_same &= same_paths(&c, 2u + (uint32_t)t % (NCH - 1u), &r, &digest);
+        all_same &= same_paths(&c, 2u + (uint32_t)t % (NCH - 1u), &r, &digest,
+                               t % 2 ? MW_BANK_PORTABLE : MW_BANK_NO_AVX512);
     }
     MW_CHECK(all_same);
     mw_t_print_hex("random", digest);
+
+    /* Detection of a bank: spiky channels (events, snippets, dead time), then NEO, then raw
+     * full-range input given as if filtered (saturated on entry like mw_detect_process). */
+    surface_cfg(&c);
+    c.det.blank = 100u;
+    c.det.ceil_mult_q12 = 30u * 6073u;
+    digest = MW_T_DIGEST_INIT;
+    int det_same = 1;
+    uint32_t total = 0u;
+    for (int t = 0; t < 3; t++) {
+        fill(&r, 0);
+        det_same &= same_detection(&c, 3u + 3u * (uint32_t)t, &r, &digest, 1, &total);
+    }
+    MW_CHECK(total > 300u);
+    c.det.neo = 1u;
+    c.det.neo_shift = 20u;
+    c.det.thr_mult_q12 = 5u * 4096u;
+    fill(&r, 0);
+    total = 0u;
+    det_same &= same_detection(&c, 5u, &r, &digest, 1, &total);
+    MW_CHECK(total > 50u);
+    c.det.neo = 0u;
+    c.det.thr_mult_q12 = 30364u;
+    fill(&r, 1);
+    for (uint32_t k = 0; k < NCH; k++) { /* a few large outliers in uniform full-range noise */
+        for (int i = 100; i < N; i += 97) {
+            x[k][i] = (i & 1) ? INT32_MAX : INT32_MIN;
+        }
+    }
+    total = 0u;
+    det_same &= same_detection(&c, 4u, &r, &digest, 0, &total);
+    MW_CHECK(det_same);
+    mw_t_print_hex("detect", digest);
     return mw_test_failures;
 }

@@ -297,9 +297,10 @@ def _counters(d: Any) -> dict[str, int]:
 class Bank:
     """Several channels through one detection chain configuration (a multichannel recording).
 
-    The filters of all channels run in one C call (`mw_chain_filter_bank`: four channels per
-    vector on x86-64 with AVX2/FMA, bit-identical to the per-channel kernels), then noise and
-    detection per channel. Same results as one `Chain` per channel, for any chunking.
+    The filters of all channels run in one C call (`mw_chain_filter_bank`: 4 or 8 channels per
+    vector on x86-64 with AVX2/FMA or AVX-512, bit-identical to the per-channel kernels), then
+    noise and detection of all channels in another (`mw_chain_detect_bank`). Same results as
+    one `Chain` per channel, for any chunking.
     """
 
     def __init__(
@@ -323,6 +324,7 @@ class Bank:
         ring_len = _ring_len(self.snip_len) if snippets else 0
         self._rings: Any = ffi.new("int32_t[]", max(1, ring_len * n_channels))
         self._ch = ffi.new("mw_chain_t[]", n_channels)
+        self._work = np.empty(0, np.int32)  # reused when the output is not kept
         for c in range(n_channels):
             ring = self._rings + c * ring_len if snippets else ffi.NULL
             rc = lib.mw_chain_init(self._ch + c, cfg, ring, ring_len)
@@ -335,6 +337,8 @@ class Bank:
         return bool(lib.mw_chain_bank_vectorised(self.cfg)) and self.n_channels >= 2
 
     def _as_block(self, x: Any) -> np.ndarray:
+        """(C, n) int32 whose rows are contiguous (any row stride: column slices of a longer
+        recording pass without a copy)."""
         a = np.asarray(x)
         if a.ndim != 2 or a.shape[0] != self.n_channels:
             raise UsageError(
@@ -344,62 +348,102 @@ class Bank:
             a = a.astype(np.int32)
         elif a.dtype != np.int32:
             raise UsageError(f"samples must be int16 or int32, got {a.dtype}")
-        if a.shape[1] >= 2**32:
-            raise UsageError("blocks of 2^32 samples or more: feed the signal in smaller blocks")
-        return np.ascontiguousarray(a)
+        if a.strides[1] != 4 or a.strides[0] % 4 or a.strides[0] < 0:
+            a = np.ascontiguousarray(a)
+        return a
+
+    @staticmethod
+    def _rows(a: np.ndarray) -> tuple[Any, int]:
+        """Pointer to a[0, 0] and the row stride in samples (a keeps the memory alive)."""
+        return ffi.cast("int32_t *", a.ctypes.data), a.strides[0] // 4 if a.shape[0] > 1 else 0
 
     def prime(self, x: Any) -> None:
         """Learn each channel's noise level on x (C, n), then restart at sample 0."""
         a = self._as_block(x)
         work = np.empty(a.shape[1], np.int32)
+        base, stride = self._rows(a)
         for c in range(self.n_channels):
             lib.mw_chain_prime(
                 self._ch + c,
                 self.cfg,
-                _ptr("int32_t[]", a[c]),
+                base + c * stride,
                 ffi.from_buffer("int32_t[]", work),
                 a.shape[1],
             )
 
-    def filter(self, x: Any, *, portable: bool = False) -> np.ndarray:
+    def filter(self, x: Any, *, portable: bool = False, block: int = 1 << 16) -> np.ndarray:
         """Filters only (no detection): (C, n) filtered samples."""
         a = self._as_block(x)
-        out = np.empty_like(a)
-        n = a.shape[1]
+        out = np.empty(a.shape, np.int32)
+        src, ss = self._rows(a)
+        dst, ds = self._rows(out)
         flags = int(lib.MW_BANK_PORTABLE) if portable else 0
-        lib.mw_chain_filter_bank(
-            self._ch,
-            self.n_channels,
-            self.cfg,
-            _ptr("int32_t[]", a),
-            n,
-            ffi.from_buffer("int32_t[]", out),
-            n,
-            n,
-            flags,
-        )
+        for s in range(0, a.shape[1], block):
+            m = min(block, a.shape[1] - s)
+            lib.mw_chain_filter_bank(
+                self._ch, self.n_channels, self.cfg, src + s, ss, dst + s, ds, m, flags
+            )
         return out
 
     def process(
-        self, x: Any, *, keep_filtered: bool = True
+        self,
+        x: Any,
+        *,
+        keep_filtered: bool = True,
+        block: int = 1 << 16,
+        portable: bool = False,
     ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray | None]:
-        """Filter and detect one block of all channels: (events per channel, snippets per
-        channel, filtered samples (C, n) or None)."""
-        y = self.filter(x)
-        n = y.shape[1]
-        cap = int(lib.mw_detect_max_events(ffi.addressof(self.cfg, "det"), n))
-        evs, sns = [], []
-        ev = np.zeros(cap, dtype=EVENT_DTYPE)
-        sn = np.zeros((cap if self.snippets else 0, self.snip_len), np.int32)
+        """Filter and detect all channels of x (C, n), in blocks of `block` samples: (events per
+        channel, snippets per channel, filtered samples (C, n) or None). Without
+        keep_filtered the filtered blocks go to a buffer reused across blocks and calls.
+        portable=True keeps the filters on the scalar kernels (same results; for comparison)."""
+        if not isinstance(block, int) or not (1 <= block < 2**31):
+            raise UsageError(f"block must be 1..2^31-1 samples, got {block!r}")
+        a = self._as_block(x)
+        n_ch, n = a.shape
+        src, ss = self._rows(a)
+        if keep_filtered:
+            out = np.empty(a.shape, np.int32)
+            dst, ds = self._rows(out)
+        else:
+            out = None
+            size = n_ch * min(block, n)
+            if self._work.size < size:
+                self._work = np.empty(size, np.int32)
+            dst, ds = ffi.cast("int32_t *", self._work.ctypes.data), 0
+        per_block = int(lib.mw_detect_max_events(ffi.addressof(self.cfg, "det"), min(block, n)))
+        cap = 4 * per_block  # events collect in C over several blocks, drained when nearly full
+        ev = np.zeros((n_ch, cap), dtype=EVENT_DTYPE)
+        sn = np.zeros((n_ch, cap if self.snippets else 0, self.snip_len), np.int32)
+        cnt = np.zeros(n_ch, np.uint32)
         ev_p = ffi.from_buffer("mw_event_t[]", ev)
         sn_p = ffi.from_buffer("int32_t[]", sn) if self.snippets else ffi.NULL
-        for c in range(self.n_channels):
-            k = lib.mw_chain_detect(
-                self._ch + c, self.cfg, _ptr("int32_t[]", y[c]), n, ev_p, cap, sn_p
+        cnt_p = ffi.from_buffer("uint32_t[]", cnt)
+        flags = int(lib.MW_BANK_PORTABLE) if portable else 0
+        evs: list[list[np.ndarray]] = [[] for _ in range(n_ch)]
+        sns: list[list[np.ndarray]] = [[] for _ in range(n_ch)]
+
+        def drain() -> None:
+            for c in np.flatnonzero(cnt):
+                k = int(cnt[c])
+                evs[c].append(ev[c, :k].copy())
+                sns[c].append(sn[c, :k].copy())
+            cnt[:] = 0
+
+        for s in range(0, n, block):
+            m = min(block, n - s)
+            d = dst + s if keep_filtered else dst
+            dstride = ds if keep_filtered else m
+            lib.mw_chain_filter_bank(self._ch, n_ch, self.cfg, src + s, ss, d, dstride, m, flags)
+            lib.mw_chain_detect_bank(
+                self._ch, n_ch, self.cfg, d, dstride, m, ev_p, cap, sn_p, cnt_p
             )
-            evs.append(ev[:k].copy())
-            sns.append(sn[:k].copy())
-        return evs, sns, (y if keep_filtered else None)
+            if int(cnt.max()) > cap - per_block:
+                drain()
+        drain()
+        ev_out = [np.concatenate(e) if e else np.zeros(0, EVENT_DTYPE) for e in evs]
+        sn_out = [np.concatenate(v) if v else np.zeros((0, self.snip_len), np.int32) for v in sns]
+        return ev_out, sn_out, out
 
     def flush(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         cap = int(lib.MW_DETECT_PENDING) + 1
