@@ -165,7 +165,7 @@ class Commands:
         else:
             o = P.put_u32(slot, o, fh, fl)
         o = P.put_u32(slot, o, qc >> 16, qc & 0xFFFF)
-        old = (s.s_idx - s.s_count) & MASK30
+        old = (s.s_idx + dev.framer.q_oldest) & MASK30  # the oldest sample it can still send
         o = P.put_u32(slot, o, s.wire_hi(old), old & 0xFFFF)
         o = P.put_u32(slot, o, s.wire_hi(s.s_idx), s.s_idx & 0xFFFF)
         return P.OK, o - _BODY

@@ -104,6 +104,7 @@ class Framer:
         self.rq_n = 0
         self.q_count = 0
         self.q_busy = False
+        self.q_oldest = 0
         self._turn = 0
         self._resent_tick = 0
         self.pend_first = 0
@@ -161,11 +162,21 @@ class Framer:
         s.snapshot()
         self.q_count = 0
         self.q_busy = False
+        self.q_oldest = -s.s_count
         if rel_first >= 0:
             return rel_first
         a = rel_first
         b = rel_first + count  # rel_first in [-2**30, 0), count < 2**30: fits a small int
         lo = -s.s_count
+        if s.s_count >= s.cap and s.running:
+            # a full ring overwrites its oldest samples as it goes: the oldest eighth of a
+            # second (at most an eighth of the ring) would be gone before it could be sent,
+            # so it is not promised (the response's oldest_index says so)
+            m = s.rate >> 3
+            if m > s.cap >> 3:
+                m = s.cap >> 3
+            lo += m
+        self.q_oldest = lo
         if a < lo:
             a = lo
         if b > 0:
@@ -200,8 +211,14 @@ class Framer:
         self._sendable = sendable
         while True:
             did = 0
-            # one resent frame after each live frame, and one per tick while live is idle
-            if self.rq_n and (self._turn or (not self._live_ready(sendable) and not self._resent_tick)):
+            # one resent frame after each live frame, and one per tick while live is idle;
+            # all it can while the range is near the ring's overwrite edge (live can wait:
+            # the newest samples have the whole ring's time before they are overwritten)
+            if self.rq_n and (
+                self._turn
+                or self._rq_urgent()
+                or (not self._live_ready(sendable) and not self._resent_tick)
+            ):
                 did = self._resend_frame()
                 self._turn = 0
                 if did > 0:
@@ -219,6 +236,13 @@ class Framer:
             self.live = False  # drained after STOP
             self._flush_lost()
         return built
+
+    def _rq_urgent(self) -> bool:
+        s = self.s
+        if s.s_count < s.cap or not s.running:
+            return False
+        back = (s.s_idx - self.rq_first[self.rq_head]) & MASK30
+        return back > s.s_count - (s.s_count >> 2)  # within the oldest quarter of the ring
 
     def _live_ready(self, sendable: bool) -> bool:
         return self.live and sendable and ((self.s.s_idx - self.lc) & MASK30) > 0

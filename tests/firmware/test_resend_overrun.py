@@ -195,3 +195,25 @@ hexframes(link.take())
     resent = _samples(r2.data(), resent=True)
     assert sorted(resent) == list(range(gap_lo, after[0].first_index))
     assert decode_frame  # the decoder used above is the host's own
+
+
+def test_resend_at_the_overwrite_edge_delivers_everything_it_promises(fw):
+    r = fw.run(
+        "RING = 62000\n"  # 2000 records: 1 s at 2 kHz, full and wrapping
+        + START
+        + """
+run(dev, 3_000_000)
+dev.sampler.snapshot()
+nxt = dev.sampler.s_idx
+link.request(P.OP_RESEND, u32(nxt - 2000) + u32(2000), rid=7)
+run(dev, 1_500_000, step_us=20_000)  # a slow main loop: the range must still beat the edge
+hexframes(link.take())
+"""
+    )
+    resp = [x for x in r.responses() if x.request_id == 7][0]
+    first_q, count_q, oldest, nxt = (int(x) for x in np.frombuffer(resp.body, "<u4"))
+    assert oldest == first_q == nxt - 2000 + 250  # the oldest 1/8 s would be gone before sent
+    assert count_q == nxt - first_q
+    resent = _samples(r.data(), resent=True)
+    assert sorted(resent) == list(range(first_q, first_q + count_q))  # every promised sample
+    assert not [e for e in r.events() if e.code == EventCode.OVERRUN]
