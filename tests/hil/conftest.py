@@ -139,7 +139,9 @@ def _start_twin(workdir: Path) -> Target:
 
 @pytest.fixture(scope="session")
 def dut(request: pytest.FixtureRequest):
-    spec: str = request.config.getoption("--dut")
+    # Defaults too: when the whole tree runs (`make test`), this conftest is not an initial
+    # one and its options may be unregistered; the twin is the default target.
+    spec: str = request.config.getoption("--dut", default="sim")
     if spec == "sim":
         workdir = Path(tempfile.mkdtemp(prefix="muwatch-hil-"))
         target = _start_twin(workdir)
@@ -148,9 +150,9 @@ def dut(request: pytest.FixtureRequest):
         finally:
             target.twin.close()
         return
-    ble = request.config.getoption("--ble")
-    backend = request.config.getoption("hil_ble_backend")
-    off = request.config.getoption("--off-electrode")
+    ble = request.config.getoption("--ble", default=None)
+    backend = request.config.getoption("hil_ble_backend", default=None)
+    off = request.config.getoption("--off-electrode", default=None)
     if spec.startswith("serial:"):
         port = spec[len("serial:") :]
         if not os.path.exists(port) and "://" not in port:
