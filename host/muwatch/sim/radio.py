@@ -641,19 +641,19 @@ class FirmwareSession:
         if state.connection.handle in self.conns:
             self.send(w.INDICATE_DONE, struct.pack("<HHB", state.connection.handle, handle, status))
 
-    def on_delivered(self, sender: Any, pdu: bytes) -> None:
-        """Link callback: a PDU from our controller reached the host."""
+    def on_delivered(self, sender: Any, peer: hci.Address, pdu: bytes) -> None:
+        """Link callback: a PDU from our controller reached the host `peer`."""
         if sender is not self.controller or len(pdu) < 5:
             return
         if pdu[2] | pdu[3] << 8 != _ATT_CID or pdu[4] not in (_ATT_NOTIFY, _ATT_INDICATE):
             return
         for state in self.conns.values():
-            if state.in_flight:
-                # One connection per sensor in practice; with more, order per link still holds.
-                credited = state.in_flight.popleft()
-                if credited:
-                    state.outstanding -= 1
-                    self.send(w.CREDITS, struct.pack("<H", 1))
+            if state.connection.peer_address.address_bytes == peer.address_bytes:
+                if state.in_flight:  # deliveries come in send order on each connection
+                    credited = state.in_flight.popleft()
+                    if credited:
+                        state.outstanding -= 1
+                        self.send(w.CREDITS, struct.pack("<H", 1))
                 return
 
     # -- secrets relayed to the firmware ---------------------------------------------------
@@ -762,9 +762,9 @@ class Radio:
         self.endpoints: dict[str, str] = {}
         self.link.delivery_listeners.append(self._on_delivered)
 
-    def _on_delivered(self, sender: Any, pdu: bytes) -> None:
+    def _on_delivered(self, sender: Any, peer: hci.Address, pdu: bytes) -> None:
         for session in list(self.sessions):
-            session.on_delivered(sender, pdu)
+            session.on_delivered(sender, peer, pdu)
 
     async def _listen(self, spec: str, factory: Any, *, stream: bool) -> str:
         kind, where, port = _parse_listen(spec)

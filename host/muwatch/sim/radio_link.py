@@ -280,7 +280,7 @@ class _LinkConnection:
             payload = item.payload
             if isinstance(payload, (bytes, bytearray)):
                 for listener in self.link.delivery_listeners:
-                    listener(direction.sender, payload)
+                    listener(direction.sender, self.peer_of(direction.sender), payload)
                 direction.receiver.on_link_acl_data(
                     direction.sender_address, PhysicalTransport.LE, bytes(payload)
                 )
@@ -364,8 +364,11 @@ class ModelLink(LocalLink):
         #: interval_s) per PDU, in the model's own time (what the air would do, free of the
         #: event loop's lateness). For tests and benchmarks.
         self.trace: list[tuple[int, float, float, float, float]] | None = None
-        #: Called as listener(sender_controller, l2cap_pdu) when an ACL PDU reaches its peer.
-        self.delivery_listeners: list[Callable[[bumble_controller.Controller, bytes], None]] = []
+        #: Called as listener(sender_controller, peer_address, l2cap_pdu) when an ACL PDU
+        #: reaches its peer (peer_address: how the sender knows the receiver).
+        self.delivery_listeners: list[
+            Callable[[bumble_controller.Controller, hci.Address, bytes], None]
+        ] = []
         self._by_sender: dict[tuple[int, bytes], _LinkConnection] = {}
         self._by_addresses: dict[tuple[bytes, bytes], _LinkConnection] = {}
 
