@@ -171,14 +171,22 @@ class BumbleClient(BaseBleakClient):
         adapter = await Adapter.acquire(self._transport, self._bond_store)
         self._adapter = adapter
         self._unregister_loss = adapter.on_lost(self._on_transport_lost)
+        searching = self._device_address is None
         try:
             async with asyncio.timeout(timeout):
                 address = self._device_address or await self._find_address(adapter)
                 self._device_address = address
+                searching = False
                 await self._open_connection(adapter, address, timeout)
                 await self._setup(pair)
         except TimeoutError:
             await self._abandon()
+            if searching:  # as bleak's own backends do for an address nobody advertises
+                raise BleakDeviceNotFoundError(
+                    self.address,
+                    f"device {self.address} was not seen advertising on {adapter.key} within "
+                    f"{timeout:g} s (absent, out of range, or connected to another host?)",
+                ) from None
             raise TimeoutError(
                 f"connecting to {self.address} over {adapter.key} did not finish within "
                 f"{timeout:g} s (device absent, out of range or not advertising?)"
