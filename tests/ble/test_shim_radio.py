@@ -256,6 +256,21 @@ def test_enomem_back_pressure_loses_and_reorders_nothing(tmp_path):
     assert stats.notifications == 800 and stats.notifications_truncated == 0
 
 
+def test_gatts_notify_sends_whether_or_not_the_host_subscribed(tmp_path):
+    """MicroPython fact: the stack does not look at the CCCD; buffers still come back."""
+
+    async def body(fw: _Fw):
+        client = await fw.client()  # connected, never subscribed to DATA
+        await client.write_gatt_char(CMD, b"stream 100", response=True)
+        line = await fw.wait_line("STREAMED", timeout=60)
+        await client.disconnect()
+        return line, fw.radio.stats
+
+    line, stats = run(_with_fw(tmp_path, body))
+    assert line.split()[1] == "100"
+    assert stats.notifications == 100 and stats.max_outstanding <= 12
+
+
 def test_gatts_notify_allocates_nothing_with_the_heap_locked(tmp_path):
     async def body(fw: _Fw):
         client = await fw.client()
