@@ -158,7 +158,7 @@ class MuwatchController(bumble_controller.Controller):
 
     def on_le_connect_ind(self, packet: ll.ConnectInd) -> None:
         # bumble announces a made-up interval to the peripheral's host: announce the central's.
-        self._connect_ind = packet
+        self._connect_ind: ll.ConnectInd | None = packet
         try:
             super().on_le_connect_ind(packet)
         finally:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from bleak.args import SizedBuffer
+from bleak.assigned_numbers import CharacteristicPropertyName
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.descriptor import BleakGATTDescriptor
@@ -57,7 +58,7 @@ def describe_reason(reason: int) -> str:
     return f"{text} (0x{reason:02X})" if text else f"HCI reason 0x{reason:02X}"
 
 
-_PROPERTY_NAMES = (
+_PROPERTY_NAMES: tuple[tuple[int, CharacteristicPropertyName], ...] = (
     (0x01, "broadcast"),
     (0x02, "read"),
     (0x04, "write-without-response"),

@@ -279,10 +279,11 @@ class _LinkConnection:
                 item.on_sent()
             payload = item.payload
             if isinstance(payload, (bytes, bytearray)):
+                pdu = bytes(payload)
                 for listener in self.link.delivery_listeners:
-                    listener(direction.sender, self.peer_of(direction.sender), payload)
+                    listener(direction.sender, self.peer_of(direction.sender), pdu)
                 direction.receiver.on_link_acl_data(
-                    direction.sender_address, PhysicalTransport.LE, bytes(payload)
+                    direction.sender_address, PhysicalTransport.LE, pdu
                 )
             else:
                 direction.receiver.on_ll_control_pdu(direction.sender_address, payload)
@@ -477,10 +478,10 @@ class ModelLink(LocalLink):
         self._by_addresses[(b, a)] = connection
 
     def forget(self, connection: _LinkConnection) -> None:
-        for key in [k for k, v in self._by_sender.items() if v is connection]:
-            del self._by_sender[key]
-        for key in [k for k, v in self._by_addresses.items() if v is connection]:
-            del self._by_addresses[key]
+        for sender_key in [k for k, v in self._by_sender.items() if v is connection]:
+            del self._by_sender[sender_key]
+        for pair_key in [k for k, v in self._by_addresses.items() if v is connection]:
+            del self._by_addresses[pair_key]
 
     def _ll_packets(self, octets: int) -> int:
         return max(1, math.ceil(octets / self.model.data_length))
