@@ -17,7 +17,8 @@ sample index stays the conversion count (docs/protocol.md section 2).
 
 Missed conversions are found from DRDY times: the ADS1299 has no sample counter, so a gap
 of k periods between two handler runs means k - 1 conversions were lost. The count is exact
-while the IRQ latency varies by less than half a period (docs/firmware.md).
+while the IRQ latency varies by less than half a period (docs/firmware.md). The handler
+reads only while DRDY is low (fresh data): a callback that finds it high again is stale.
 """
 
 from micropython import const
@@ -111,6 +112,7 @@ class Sampler:
         self.h_head = 0
         self.h_n = 0
         self.hole_overflows = 0
+        self.stale = 0  # DRDY callbacks that found nothing new to read
         self.trigger_pin = None
         self.trigger_invert = 1 if getattr(board, "TRIGGER_ACTIVE_LOW", False) else 0
 
@@ -159,8 +161,14 @@ class Sampler:
         pin.irq(handler=self._trigger, trigger=3, hard=True)  # both edges
 
     # -- IRQ handlers (hot path: no allocation) ---------------------------------------
-    def _drdy(self, _pin) -> None:
+    def _drdy(self, pin) -> None:
         t = self._ticks()
+        if pin():
+            # DRDY is high again: this conversion was read already. On the ESP32 port pin
+            # IRQs are scheduled callbacks (hard=True is not honoured there), so a delayed
+            # service can queue several calls for one read; only the first may read.
+            self.stale += 1
+            return
         cs = self._cs
         rbuf = self.rbuf
         cs(0)

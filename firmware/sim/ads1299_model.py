@@ -79,6 +79,7 @@ class Source:
             self.triggers = set(int(float(t) * fs + 0.5) for t in meta.get("triggers", ())) if fs else set()
             self._f = open(stem + ".i32", "rb")
             self._buf = bytearray(self.CHUNK * self.n_ch * 4)
+            self._mv = memoryview(self._buf)  # whole chunks are read without allocating
             self._have = 0
             self._i = 0
         else:
@@ -115,8 +116,7 @@ class Source:
             return
         if self._i >= self._have:
             want = min(self.CHUNK, self.n - self.pos)
-            mv = memoryview(self._buf)[: want * self.n_ch * 4]
-            got = self._f.readinto(mv)
+            got = self._f.readinto(self._mv)  # a short read at the end of the file is fine
             if got is None or got < want * self.n_ch * 4:
                 raise OSError("signal source %s.i32 is shorter than n_samples=%d" % (self.stem, self.n))
             self._have = want

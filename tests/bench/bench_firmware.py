@@ -69,6 +69,7 @@ def _stream(stem: Path, codes: np.ndarray, rate: int, fuzz: bool = False) -> dic
                         answered += 1
                 c.pump(0.05)
             share = (dev.cpu_seconds() - cpu0) / (time.monotonic() - t0)
+            streaming_stats = dev.stats()
             status = c.request(build_get_status())
             stop = c.request(build_stop())
             next_index = int(np.frombuffer(stop.body, "<u4")[0])
@@ -88,6 +89,7 @@ def _stream(stem: Path, codes: np.ndarray, rate: int, fuzz: bool = False) -> dic
         "heap_total": float(stats.get("heap_total", -1)),
         "ring": float(stats.get("ring_bytes", 0)),
         "sim_overhead": float(stats.get("sim_overhead", 0)),
+        "alloc_last_s": float(streaming_stats.get("alloc_last_s", -1)),
         "pings": pings,
         "answered": answered,
         "bad_requests": int(np.frombuffer(status.body[26:28], "<u2")[0]),
@@ -120,11 +122,17 @@ def run() -> dict[str, dict[str, object]]:
             "x",
             f"the same firmware idle, not streaming, same run ({float(r['idle_share']):.4f} of a core)",
         )
+    out["steady_alloc_bytes_per_s_8ch_4khz"] = figure(
+        int(r4["alloc_last_s"]),
+        "bytes/s",
+        "heap allocated by the whole MicroPython process in the last second of streaming "
+        "(no allocation: no garbage collection can pause DRDY service); must be 0",
+    )
     heap = max(r2["heap_high_water"], r4["heap_high_water"], rf["heap_high_water"])
     out["heap_high_water_bytes"] = figure(
         int(heap),
         "bytes",
-        f"peak live heap (gc.mem_alloc() after the firmware's gc.collect() each second) of a "
+        f"peak live heap (gc.mem_alloc() after a collection the simulated board runs each second) of a "
         f"{int(r2['heap_total'])}-byte heap, no MemoryError in the runs; heap "
         f"= ring {int(r2['ring'])} + budget {HEAP_BUDGET_NO_PSRAM} + simulation allowance",
     )

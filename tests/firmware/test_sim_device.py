@@ -40,13 +40,15 @@ def source(tmp_path):
     return stem, codes
 
 
-def _stream(url, rate, seconds):
+def _stream(dev, url, rate, seconds):
     c = Client(url)
+    c.sim = dev  # type: ignore[attr-defined]
     try:
         c.pump(0.5)
         assert c.request(build_configure(rate_hz=rate)).status == Status.OK
         assert c.request(build_start()).status == Status.OK
         c.pump(seconds)
+        c.stats_while_streaming = c.sim.stats()  # type: ignore[attr-defined]
         stop = c.request(build_stop())
         next_index = int(np.frombuffer(stop.body, "<u4")[0])
         c.pump(0.5)
@@ -61,7 +63,7 @@ def test_serial_stream_is_complete_and_bit_exact(source, rate):
     stem, codes = source
     with SimDevice(SimDeviceConfig(signal=stem)) as dev:
         url = dev.serve_pty()
-        c, next_index = _stream(url, rate, 4.0)
+        c, next_index = _stream(dev, url, rate, 4.0)
         stats = dev.stats()
     chk = check_stream(c, codes, next_index)
     assert next_index > 3.5 * rate
@@ -69,6 +71,8 @@ def test_serial_stream_is_complete_and_bit_exact(source, rate):
     assert chk.lost == 0, f"{chk.lost} samples lost ({chk.overrun_reported} reported by OVERRUN)"
     heap_total = int(stats.get("heap_total", 0))
     assert 0 < int(stats["heap_high_water"]) <= heap_total
+    # a steady stream allocates nothing (so no garbage collection can pause DRDY service)
+    assert c.stats_while_streaming["alloc_last_s"] == 0  # type: ignore[attr-defined]
 
 
 @pytest.mark.slow
