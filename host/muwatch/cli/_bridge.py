@@ -91,10 +91,9 @@ async def open_device(
     ble_pair: bool = False,
 ) -> Any:
     """Connect to DEVICE and read GET_INFO; DeviceError/TransportError say why not."""
+    transport = cli_transport(spec, ble_backend=ble_backend, ble_pair=ble_pair)
     from muwatch.device import Device
-    from muwatch.transports import transport_for
 
-    transport = transport_for(spec, ble_backend=ble_backend, ble_pair=ble_pair)
     dev = Device(
         transport,
         connect_timeout=timeout,
@@ -107,6 +106,19 @@ async def open_device(
         await dev.close()
         raise
     return dev
+
+
+def cli_transport(spec: str, *, ble_backend: str | None, ble_pair: bool = False) -> Any:
+    """The transport for DEVICE; a bumble backend keeps bonds in default_bond_path() so that
+    `muwatch pair` in one process serves `muwatch record` in the next."""
+    from muwatch.transports import transport_for
+
+    bonds = None
+    if ble_backend and ble_backend.strip().startswith("bumble:"):
+        from muwatch.transports.ble import default_bond_path
+
+        bonds = default_bond_path()
+    return transport_for(spec, ble_backend=ble_backend, ble_pair=ble_pair, bond_store=bonds)
 
 
 class StopSignals:

@@ -28,16 +28,41 @@ def command(device: str, as_json: bool, ble_backend: str | None, timeout: float)
 
 
 async def _info(spec: str, as_json: bool, ble_backend: str | None, timeout: float) -> None:
+    from muwatch.protocol.constants import Status
+    from muwatch.protocol.errors import RequestFailed
+
     dev = await open_device(spec, ble_backend=ble_backend, timeout=timeout)
     try:
         info = dev.device_info
-        st = await dev.status()
         rtts = []
         for _ in range(5):
             rtt, _t = await dev.ping()
             rtts.append(rtt * 1000)
+        try:
+            st = await dev.status()
+        except RequestFailed as exc:
+            if exc.status != Status.NOT_PAIRED:
+                raise
+            st = None
     finally:
         await dev.close()
+    if st is None:
+        facts = {
+            "link": dev.transport.description,
+            "name": info.device_name,
+            "serial": info.serial_number,
+            "board": info.board,
+            "firmware": info.firmware_version,
+            "protocol_version": info.protocol_version,
+            "paired": False,
+        }
+        if as_json:
+            click.echo(json.dumps(facts, indent=2))
+        else:
+            click.echo(f"{info.device_name}  serial {info.serial_number}  ({facts['link']})")
+            click.echo(f"  board {info.board}, firmware {info.firmware_version}")
+            click.echo(f"  not paired: run `muwatch pair {spec}` to see status and stream")
+        return
     cfg = st.config
     out = {
         "link": dev.transport.description,

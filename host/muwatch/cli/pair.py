@@ -25,11 +25,11 @@ def command(device: str, ble_backend: str | None, timeout: float) -> None:
 
 
 async def _pair(spec: str, ble_backend: str | None, timeout: float) -> None:
+    from muwatch.cli._bridge import cli_transport
     from muwatch.device import Device
-    from muwatch.transports import transport_for
     from muwatch.transports.ble import BleTransport
 
-    transport = transport_for(spec, ble_backend=ble_backend)
+    transport = cli_transport(spec, ble_backend=ble_backend)
     if not isinstance(transport, BleTransport):
         click.echo(f"{spec} is not a BLE device: serial and simulated links need no pairing")
         return

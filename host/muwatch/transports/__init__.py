@@ -22,9 +22,15 @@ _URL = re.compile(r"^[a-z0-9+]+://")
 
 
 def transport_for(
-    spec: str, *, ble_backend: str | None = None, ble_pair: bool = False
+    spec: str,
+    *,
+    ble_backend: str | None = None,
+    ble_pair: bool = False,
+    bond_store: str | Path | None = None,
 ) -> Transport:
-    """The transport for a DEVICE argument; UsageError (with the accepted forms) if unclear."""
+    """The transport for a DEVICE argument; UsageError (with the accepted forms) if unclear.
+
+    `bond_store`: where a bumble BLE backend keeps bond keys (None: in memory only)."""
     s = spec.strip()
     if not s:
         raise UsageError("DEVICE is empty: give a BLE name or address, a serial port, or sim")
@@ -60,4 +66,4 @@ def transport_for(
         from muwatch.transports.ble import resolve_backend
 
         resolve_backend(ble_backend)  # a malformed spec is a usage error now, not at connect
-    return BleTransport(s, backend=ble_backend, pair=ble_pair)
+    return BleTransport(s, backend=ble_backend, pair=ble_pair, bond_store=bond_store)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 from muwatch.errors import DeviceError
@@ -36,13 +38,29 @@ def looks_like_address(target: str) -> bool:
     return bool(_ADDRESS.match(target))
 
 
-def resolve_backend(spec: str | None) -> tuple[dict[str, Any], dict[str, Any], str]:
+BONDS_ENV = "MUWATCH_BLE_BONDS"
+
+
+def default_bond_path() -> Path:
+    """Where the bumble backend keeps bond keys across processes: $MUWATCH_BLE_BONDS, else
+    `ble_bonds.json` in the muwatch data folder (the OS stack keeps its own bonds)."""
+    env = os.environ.get(BONDS_ENV)
+    if env:
+        return Path(env).expanduser()
+    from muwatch.session.store import default_data_dir
+
+    return default_data_dir() / "ble_bonds.json"
+
+
+def resolve_backend(
+    spec: str | None, bond_store: str | Path | None = None
+) -> tuple[dict[str, Any], dict[str, Any], str]:
     """(scanner kwargs, client kwargs, description) for bleak; {} for the OS stack."""
     if spec is None or spec.strip() in ("", "os", "bleak"):
         return {}, {}, "operating system Bluetooth stack"
     from muwatch.ble import backend_from_spec
 
-    be = backend_from_spec(spec)
+    be = backend_from_spec(spec, bond_store=bond_store)
     return be.scanner_kwargs(), be.client_kwargs(), be.description
 
 
@@ -78,10 +96,12 @@ class BleTransport(Transport):
         backend: str | None = None,
         pair: bool = False,
         write_response: bool = True,
+        bond_store: str | Path | None = None,
     ) -> None:
         super().__init__()
         self.target = target
         self.backend_spec = backend
+        self.bond_store = bond_store
         self.pair_on_connect = pair
         self.write_response = write_response
         self.description = f"ble {target}"
@@ -127,7 +147,7 @@ class BleTransport(Transport):
         from bleak import BleakClient
 
         self._closing = False
-        skw, ckw, desc = resolve_backend(self.backend_spec)
+        skw, ckw, desc = resolve_backend(self.backend_spec, self.bond_store)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:

@@ -19,6 +19,8 @@ from muwatch.transports.base import Transport, TransportClosed, TransportError
 _COUNTERS = ("bytes_in", "frames", "garbage_bytes", "crc_errors", "false_syncs", "bad_event_bodies")
 
 DEFAULT_BAUDRATE = 921600  # ignored by USB-CDC, pty and socket://
+READ_CHUNK = 65536
+READ_WINDOW = 0.02  # s: the most a byte waits in the port before the decoder sees it
 
 
 class SerialTransport(Transport):
@@ -62,7 +64,7 @@ class SerialTransport(Transport):
 
         def connect() -> Any:
             return serial.serial_for_url(
-                self.url, baudrate=self.baudrate, timeout=0.05, write_timeout=2.0
+                self.url, baudrate=self.baudrate, timeout=READ_WINDOW, write_timeout=2.0
             )
 
         try:
@@ -117,11 +119,10 @@ class SerialTransport(Transport):
         why = ""
         try:
             while not self._stop.is_set():
-                chunk = ser.read(1)
+                # Big reads bounded by the port timeout (READ_WINDOW): one wake-up per
+                # window instead of one per byte (pyserial's socket in_waiting is 0 or 1).
+                chunk = ser.read(READ_CHUNK)
                 if chunk:
-                    waiting = ser.in_waiting
-                    if waiting:
-                        chunk += ser.read(waiting)
                     loop.call_soon_threadsafe(self._feed, chunk, generation)
         except Exception as exc:  # SerialException, OSError: the port or socket went away
             why = str(exc) or type(exc).__name__
