@@ -87,3 +87,66 @@ def test_info_stream_record_export(tmp_path):
     )
     errors = [i for i in json.loads(val.stdout)["issues"]["issues"] if i["severity"] == "error"]
     assert errors == []
+
+
+def test_keypress_markers_and_q_to_stop(tmp_path):
+    """Keys typed at the terminal while recording: 3 sets marker 3, m marker 0, q stops."""
+    import os
+    import pty
+    import time
+
+    need_sim_device()
+    stem, _source = write_source(tmp_path, 30, 1000, n_channels=2, seed=6)
+    data = tmp_path / "data"
+    master, slave = pty.openpty()
+    p = subprocess.Popen(
+        [
+            MUWATCH,
+            "record",
+            f"sim:{stem}",
+            "--subject",
+            "p01",
+            "--muscle",
+            "FDI",
+            "--task",
+            "keys",
+            "--rate",
+            "1000",
+            "--channels",
+            "1,2",
+            "--duration",
+            "60",
+            "--data-dir",
+            str(data),
+            "--json",
+        ],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(slave)
+    try:
+        assert p.stderr is not None
+        while True:
+            line = p.stderr.readline()
+            assert line, "the recorder ended before starting"
+            if line.startswith("started at"):
+                break
+        time.sleep(1.5)
+        os.write(master, b"3")
+        time.sleep(1.0)
+        os.write(master, b"m")
+        time.sleep(1.0)
+        os.write(master, b"q")
+        out, err = p.communicate(timeout=60)
+    finally:
+        os.close(master)
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    summary = json.loads(out)
+    marks = [a for a in summary["annotations"] if a["kind"] == "marker"]
+    assert [m["text"] for m in marks] == ["MARKER 3: key 3", "MARKER 0: key m"]
+    assert 0.5 < marks[1]["onset_s"] - marks[0]["onset_s"] < 2.0
+    assert summary["duration_s"] < 20, "q stopped the recording"
