@@ -1,0 +1,79 @@
+"""CMAP-scan, statistical and incremental MUNE on inputs built from their own models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from muwatch.analysis.cmapscan import cmap_scan_mune, scan_noise_sd
+from muwatch.analysis.incremental import incremental_mune, response_levels
+from muwatch.analysis.poisson import poisson_mune, scan_blocks
+from muwatch.errors import UsageError
+
+from .gen import bostock_scan
+
+
+@pytest.mark.parametrize(("n_units", "seed"), [(4, 1), (6, 2)])
+def test_cmap_scan_resolves_a_few_large_units(n_units: int, seed: int) -> None:
+    # few, large units (as after reinnervation): every step is resolvable
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(300, 900, n_units)
+    th = np.sort(rng.normal(26.5, 0.8, n_units))
+    s = np.linspace(30.0, 23.0, 300)
+    from scipy.special import ndtr
+
+    p = ndtr((s[:, None] - th[None, :]) / (0.0165 * th)[None, :])
+    y = (rng.uniform(size=p.shape) < p) @ a + rng.normal(0, 5.0, s.size)
+    r = cmap_scan_mune(s, y)
+    assert r.mune == n_units
+    assert sorted(u.amplitude_uv for u in r.units) == pytest.approx(sorted(a), rel=0.05, abs=15)
+    assert r.cmap_max_uv == pytest.approx(a.sum(), rel=0.02)
+    assert r.noise_uv == pytest.approx(5.0, rel=0.35)
+    assert len(r.model_mean_uv) == s.size and r.kind == "MUNE"
+
+
+def test_scan_noise_estimate_ignores_toggling_units() -> None:
+    s, y, _, _ = bostock_scan(40, seed=3)
+    assert scan_noise_sd(s, y) == pytest.approx(5.0, rel=0.3)
+
+
+def test_cmap_scan_refuses_bad_input() -> None:
+    s = np.linspace(20, 30, 100)
+    with pytest.raises(UsageError, match="no clear response"):
+        cmap_scan_mune(s, np.random.default_rng(0).normal(0, 5, 100))
+    with pytest.raises(UsageError, match="responses"):
+        cmap_scan_mune(s, np.ones(99))
+    with pytest.raises(UsageError, match="at least 60"):
+        cmap_scan_mune(s[:10], np.ones(10))
+
+
+def test_poisson_mune_on_poisson_firing_of_equal_units() -> None:
+    rng = np.random.default_rng(5)
+    a, n_units = 80.0, 150
+    cmap = a * n_units
+    blocks = [a * rng.poisson(lam, 60) + rng.normal(0, 5.0, 60) for lam in (25, 40, 55)]
+    r = poisson_mune(blocks, cmap, 5.0)
+    assert r.mune == pytest.approx(n_units, rel=0.2)
+    assert all(b.used for b in r.blocks)
+    # a block at 95 % of the CMAP is refused with its reason
+    r2 = poisson_mune([np.full(40, 0.95 * cmap) + rng.normal(0, 5, 40)], cmap, 5.0)
+    assert r2.mune is None and "5-60 %" in r2.blocks[0].why_not
+
+
+def test_scan_blocks_pick_the_variable_part() -> None:
+    s, y, a, _ = bostock_scan(40, seed=1)
+    blocks = scan_blocks(s, y, a.sum())
+    assert blocks and all(0.1 * a.sum() <= b.mean() <= 0.5 * a.sum() for b in blocks)
+
+
+def test_incremental_mune_counts_all_or_none_increments() -> None:
+    sizes = np.array([120.0, 90.0, 150.0, 110.0])
+    levels = np.cumsum(np.r_[0.0, sizes])
+    rng = np.random.default_rng(7)
+    stim = np.linspace(10, 14, 100)
+    step = np.minimum((stim - 10) // 0.8, 4).astype(int)
+    resp = levels[step] + rng.normal(0, 4.0, stim.size)
+    r = incremental_mune(stim, resp, cmap_uv=4700.0, noise_uv=4.0, max_fraction=1.0)
+    assert r.n_increments == 4
+    assert r.smup_uv == pytest.approx(sizes.mean(), rel=0.03)
+    assert r.mune == pytest.approx(4700.0 / sizes.mean(), rel=0.03)
+    assert response_levels(np.array([0.0, 0.1, 50.0]), 1.0) == [pytest.approx(0.05)]

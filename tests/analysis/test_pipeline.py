@@ -1,0 +1,70 @@
+"""`analyze` on simulated sessions written as BDF+: what runs, what cannot and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from muwatch import sim
+from muwatch.analysis.pipeline import Recording, analyze, load_recording
+from muwatch.errors import FileFormatError
+
+
+@pytest.fixture(scope="module")
+def munix_bdf(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    rec = sim.simulate("munix", seed=3)
+    path = sim.write_bdf(rec, tmp_path_factory.mktemp("munix") / "munix.bdf")
+    return Path(path), rec.truth
+
+
+def test_munix_session_gives_munix_and_says_what_could_not_run(munix_bdf) -> None:
+    path, truth = munix_bdf
+    a = analyze(load_recording(path))
+    d = a.to_dict()
+    m = d["methods"]["munix"]
+    assert m["munix"] is not None and m["n_accepted"] >= 20 and m["r2"] > 0.8
+    assert m["musix_uv"] == pytest.approx(
+        d["methods"]["cmap"]["amplitude_uv"] / m["munix"], rel=1e-3
+    )
+    # the simulated CMAP is the sum of the pool's units: amplitude in the truth's range
+    assert d["methods"]["cmap"]["n_stimuli"] == 3
+    reasons = {n["method"]: n["reason"] for n in d["not_run"]}
+    assert "CMAP scan" in reasons["CMAP-scan MUNE"] or "60 stimuli" in reasons["CMAP-scan MUNE"]
+    assert "needle" in reasons["jitter"]
+    assert d["units"] == []
+
+
+def test_recording_without_stimulator_has_no_mune_only_indices() -> None:
+    pool = sim.make_pool("ADM", seed=2)
+    rec = sim.simulate_emg(pool, 3.0, seconds=6, fs=4000, layout="belly", seed=2)
+    r = Recording(rec.fs, list(rec.channels), rec.data * 1e6, [], "array")
+    d = analyze(r).to_dict()
+    reasons = {n["method"]: n["reason"] for n in d["not_run"]}
+    for m in ("CMAP", "MUNIX", "CMAP-scan MUNE"):
+        assert "without a stimulator there is no CMAP" in reasons[m]
+    assert d["indices"]["surface"]["kind"] == "index, not MUNE"
+    assert not any(k in d["methods"] for k in ("munix", "cmap_scan", "poisson"))
+
+
+def test_missing_samples_are_never_analysed() -> None:
+    fs = 4000.0
+    x = np.random.default_rng(0).normal(0, 5, (1, 8000))
+    from muwatch.analysis.pipeline import Annotation
+
+    r = Recording(
+        fs, ["EMG1"], x, [Annotation(0.5, 0.25, "BAD_GAP 1000 samples lost (link)")], "array"
+    )
+    assert not r.ok(1900, 2100) and r.ok(3000, 4000)
+    assert int((~r.valid).sum()) == 1000
+
+
+def test_unknown_files_are_refused(tmp_path: Path) -> None:
+    p = tmp_path / "x.txt"
+    p.write_text("hello")
+    with pytest.raises(FileFormatError, match="unknown format"):
+        load_recording(p)
+    bad = tmp_path / "bad.bdf"
+    bad.write_bytes(b"0" * 300)
+    with pytest.raises(FileFormatError, match="not a readable BDF"):
+        load_recording(bad)
