@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
-CORE_SRC := $(wildcard c_core/src/*.c c_core/include/*.h) c_core/build_cffi.py
+CORE_SRC := $(wildcard c_core/src/*.c c_core/src/*.h c_core/include/*.h) c_core/build_cffi.py
 CORE_SO  := host/muwatch/_core.abi3.so
 
 # Options for users: PORT (deploy/flash), DUT (hil), AREA (bench), PYTEST_ARGS.

@@ -239,11 +239,14 @@ MW_AVX2 MW_INL __m256d mw__run4(const mw__vcfg_t *v, mw__vstate_t *st, const __m
 }
 
 /* G groups of 4 lanes with NS sections (constants at each instance, so the loops unroll and the
- * states stay in registers). Lanes beyond a group's channels replicate its first channel (same
- * input, state and output row: the duplicate writes store identical values). Each step of 4
- * samples runs without saturation and is redone with it when a value left the data range
- * (saturation keeps the clamps off the recursion's critical path in the usual case; the
- * unsaturated values of a step stay below 2^200, far from overflow, so the check is sound). */
+ * states stay in registers; G = 1 here: the 16 AVX2 registers hold one group's states).
+ * Lanes beyond a group's channels replicate its first channel (same input, state and output
+ * row: the duplicate writes store identical values). Each step of 4 samples runs without the
+ * saturation and is redone with it when a value left the data range: the clamps then stay off
+ * the recursion's critical path in the usual case. Over one step (at most 16 stage updates,
+ * each growing a value by less than 2^11) the unsaturated values stay below 2^200, far from
+ * overflow, so the range check is sound; inexact values beyond 2^53 only occur in steps that
+ * are redone. */
 MW_AVX2 MW_INL void mw__kernel(const mw__vcfg_t *v, mw_chain_t *const *chs,
                                const int32_t *const *src, int32_t *const *dst, uint32_t n, int G,
                                int NS)

@@ -9,10 +9,11 @@ Figures (build/bench/core.json):
 - m4_text_bytes: .text of the core objects for Cortex-M4F (-Os).
 - state_bytes_per_channel: sizeof(mw_chain_t) on Cortex-M4F (read from the ELF symbol).
 - needle_recall_snr5 / needle_precision_snr5: simulated needle EMG (needle-steady, peak SNR
-  5 = 14 dB, 20 kHz), units with peak SNR >= 5 scored at 0.4 ms (muwatch.eval), per SNR too.
-- surface_recall_low_force / surface_precision_low_force: surface-steady at 0.5 % MVC; firing
-  units whose MUAP peak is >= 3 x the detector's sigma (interference included) are the
-  targets, the others are neutral (in this simulator no unit reaches 5 sigma even at 0.5 %).
+  5 = 14 dB, 20 kHz), units with peak SNR >= 5 scored at 0.4 ms (muwatch.eval), per SNR too;
+  also at 1 ms and for the sorted unit trains.
+- surface_recall_low_force / surface_precision_low_force: surface-steady at threshold force
+  (0.1 % MVC, ~5 units firing), 2 uV rms electrode noise in band, 8 channels; targets are the
+  units whose band-filtered MUAP reaches 5 sigma of the band-filtered channel (see quality()).
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ CORE = ROOT / "c_core"
 FS = 4000.0
 CHANNELS = 8
 SECONDS = float(os.environ.get("MW_BENCH_CORE_SECONDS", 600))
-LOW_FORCE_PCT = 0.5
-SURFACE_MIN_PEAK_SIGMA = 3.0
+# threshold-level force: in the ADM pool (Fuglevand, 160 units) ~5 units fire at 0.1 % MVC,
+# 22 at 0.5 % (reported too)
+LOW_FORCE_PCT = 0.1
+HIGHER_FORCE_PCT = 0.5
+SURFACE_NOISE_UV = 2.0  # electrode + amplifier noise, rms in the 20-450 Hz band
 
 
 def _surface_pipeline():
@@ -345,60 +349,166 @@ def device() -> dict[str, dict[str, object]]:
     }
 
 
-def quality() -> dict[str, dict[str, object]]:
+def _band_targets(rec, c: int, sos: np.ndarray, k: float):
+    """Surface targets on channel c: firing units whose noise-free MUAP, filtered zero-phase
+    in the detection band, peaks at >= k robust SDs of the band-filtered recording (the
+    SpikeInterface SNR: template peak / MAD noise of the preprocessed trace), i.e. units a
+    k-sigma detector can see at all; k/2..k are borderline (neutral). Event time = discharge +
+    the band template's extremum (parabolic). Returns (targets, borderline, per-unit SNR)."""
+    from scipy import signal as sps
+
+    x = rec.data[c] - np.median(rec.data[c])
+    sigma = float(np.median(np.abs(sps.sosfiltfilt(sos, x)))) / 0.6745
+    tm = rec.truth["templates"]["units"]
+    inc, exc, snr = {}, {}, {}
+    for j, u in enumerate(rec.truth["units"]):
+        fir = np.asarray(u["firings_s"], dtype=float)
+        if fir.size == 0:
+            continue
+        t = np.asarray(tm[j][c], dtype=float) * 1e-6
+        tf = sps.sosfiltfilt(sos, np.r_[np.zeros(600), t, np.zeros(600)])[600:-600]
+        i = int(np.argmax(np.abs(tf)))
+        d = 0.0
+        if 0 < i < tf.size - 1:
+            den = tf[i - 1] - 2 * tf[i] + tf[i + 1]
+            d = float(np.clip(0.5 * (tf[i - 1] - tf[i + 1]) / den, -0.5, 0.5)) if den else 0.0
+        snr[int(u["id"])] = abs(tf[i]) / sigma
+        times = fir + (i + d) / rec.fs
+        if snr[int(u["id"])] >= k:
+            inc[int(u["id"])] = times
+        elif snr[int(u["id"])] >= k / 2:
+            exc[int(u["id"])] = times
+    return inc, exc, snr
+
+
+def _surface(pct: float, seeds=(1, 2, 3)) -> dict[str, float]:
     from muwatch import sim
-    from muwatch.analysis import detect_spikes
+    from muwatch.analysis import PRESETS, detect_spikes
+    from muwatch.eval import match_events, score_detection
+    from muwatch.sim.noise import NoiseConfig
+    from scipy import signal as sps
+
+    p = PRESETS["surface"]
+    lo, hi = p.band
+    tp = fn = fp = tp1 = fn1 = fp1 = iso_n = iso_tp = targets = firing = 0
+    for seed in seeds:
+        fs = 4000.0
+        floor = SURFACE_NOISE_UV / np.sqrt((hi - lo) / (fs / 2))  # white: 2 uV in band
+        rec = sim.simulate(
+            "surface-steady",
+            seconds=10,
+            seed=seed,
+            force_pct=pct,
+            noise=NoiseConfig(floor_uv_rms=floor),
+        )
+        sos = np.vstack(
+            [
+                sps.butter(2, lo, "highpass", fs=fs, output="sos"),
+                sps.butter(2, hi, "lowpass", fs=fs, output="sos"),
+            ]
+        )
+        all_fir = np.sort(
+            np.concatenate([np.asarray(u["firings_s"], float) for u in rec.truth["units"]])
+        )
+        firing += sum(1 for u in rec.truth["units"] if len(u["firings_s"]))
+        for c in range(rec.data.shape[0]):
+            inc, exc, _ = _band_targets(rec, c, sos, p.k)
+            targets += len(inc)
+            res = detect_spikes(rec.data[c], fs, "surface")
+            s4 = score_detection(inc, res.events["t"], 0.4e-3, excluded_trains=exc)
+            s1 = score_detection(inc, res.events["t"], 1e-3, excluded_trains=exc)
+            tp, fn, fp = tp + s4.tp, fn + s4.fn, fp + s4.fp
+            tp1, fn1, fp1 = tp1 + s1.tp, fn1 + s1.fn, fp1 + s1.fp
+            for times in inc.values():  # discharges with no other discharge within 15 ms
+                near = np.searchsorted(all_fir, times + 15e-3) - np.searchsorted(
+                    all_fir, times - 15e-3
+                )
+                iso = times[near == 1]
+                iso_n += iso.size
+                iso_tp += match_events(iso, res.events["t"], 0.4e-3)[0].size
+    ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
+    return {
+        "recall": ratio(tp, tp + fn),
+        "precision": ratio(tp, tp + fp),
+        "recall_1ms": ratio(tp1, tp1 + fn1),
+        "precision_1ms": ratio(tp1, tp1 + fp1),
+        "recall_isolated": ratio(iso_tp, iso_n),
+        "targets": targets,
+        "firing": firing / len(seeds),
+    }
+
+
+def _needle(snr: float, seeds=(1, 2, 3, 4)) -> dict[str, float]:
+    from muwatch import sim
+    from muwatch.analysis import detect_spikes, sort_spikes
     from muwatch.eval import score_detection, truth_trains
     from muwatch.sim.noise import NoiseConfig
 
+    out: dict[str, list[float]] = {}
+    for seed in seeds:
+        rec = sim.simulate(
+            "needle-steady",
+            seconds=10,
+            seed=seed,
+            noise=NoiseConfig(peak_snr_db=20 * np.log10(snr)),
+        )
+        inc, exc, _ = truth_trains(rec.truth, 0, min_snr=snr)
+        res = detect_spikes(rec.data[0], rec.fs, "needle")
+        srt = sort_spikes(res)
+        trains = np.sort(srt.index[srt.units >= 0] / rec.fs)
+        for name, t, tol in (
+            ("", res.events["t"], 0.4e-3),
+            ("_1ms", res.events["t"], 1e-3),
+            ("_sorted", trains, 0.4e-3),
+        ):
+            sc = score_detection(inc, t, tol, excluded_trains=exc)
+            out.setdefault("recall" + name, []).append(sc.recall)
+            out.setdefault("precision" + name, []).append(sc.precision)
+    return {k: float(np.nanmean(v)) for k, v in out.items()}
+
+
+def quality() -> dict[str, dict[str, object]]:
+    """Detection quality on the ground-truth simulator, scored at 0.4 ms (SpikeInterface).
+
+    Needle: needle-steady (ADM, 20 kHz, 10 % MVC), peak SNR set by the noise, targets = units
+    with peak / noise SD >= SNR (the simulator's definition), 4 seeds x 10 s; detect_spikes
+    with the needle preset (zero-phase, 5 sigma); also at 1 ms and for the sorted trains
+    (sort_spikes: events at each unit's reference point).
+    Surface at threshold force: surface-steady at 0.1 % MVC (~5 units firing) with 2 uV rms of
+    electrode noise in 20-450 Hz, all 8 channels, 3 seeds x 10 s; targets by the band rule of
+    _band_targets (the unit can reach the 5 sigma threshold at all); also at 0.5 % MVC.
+    """
     out: dict[str, dict[str, object]] = {}
     for snr in (5, 10):
-        rs, ps = [], []
-        for seed in (1, 2, 3, 4):
-            rec = sim.simulate(
-                "needle-steady",
-                seconds=10,
-                seed=seed,
-                noise=NoiseConfig(peak_snr_db=20 * np.log10(snr)),
-            )
-            inc, exc, _ = truth_trains(rec.truth, 0, min_snr=snr)
-            res = detect_spikes(rec.data[0], rec.fs, "needle")
-            s = score_detection(inc, res.events["t"], 0.4e-3, excluded_trains=exc)
-            rs.append(s.recall)
-            ps.append(s.precision)
-        out[f"needle_recall_snr{snr}"] = figure(
-            float(np.mean(rs)),
-            "",
-            f"needle-steady x4 seeds, 0.4 ms, units with peak SNR >= {snr}",
+        n = _needle(snr)
+        base = f"needle-steady x4 seeds, units with peak SNR >= {snr}"
+        out[f"needle_recall_snr{snr}"] = figure(n["recall"], "", base + ", 0.4 ms")
+        out[f"needle_precision_snr{snr}"] = figure(n["precision"], "", "same runs")
+        out[f"needle_recall_snr{snr}_1ms"] = figure(n["recall_1ms"], "", "same runs, 1 ms")
+        out[f"needle_precision_snr{snr}_1ms"] = figure(n["precision_1ms"], "", "same, 1 ms")
+        out[f"needle_sorted_recall_snr{snr}"] = figure(
+            n["recall_sorted"], "", "sorted unit trains only, 0.4 ms"
         )
-        out[f"needle_precision_snr{snr}"] = figure(float(np.mean(ps)), "", "same runs")
-    rs, ps, targets = [], [], 0
-    for seed in (1, 2, 3):
-        rec = sim.simulate("surface-steady", seconds=10, seed=seed, force_pct=LOW_FORCE_PCT)
-        res = detect_spikes(rec.data[0], rec.fs, "surface")
-        inc, exc, _ = truth_trains(rec.truth, 0)
-        trains = {**inc, **exc}
-        amp = {int(u["id"]): abs(u["peak_amplitude_v"][0]) for u in rec.truth["units"]}
-        big = {u for u in trains if amp[u] >= SURFACE_MIN_PEAK_SIGMA * res.noise_sigma}
-        big = {u for u in big if len(trains[u])}
-        targets += len(big)
-        s = score_detection(
-            {u: t for u, t in trains.items() if u in big},
-            res.events["t"],
-            0.4e-3,
-            excluded_trains={u: t for u, t in trains.items() if u not in big},
-        )
-        rs.append(s.recall if s.n_true else np.nan)
-        ps.append(s.precision)
-    mean = lambda v: float(np.nanmean(v)) if np.isfinite(v).any() else 0.0  # noqa: E731
-    out["surface_recall_low_force"] = figure(
-        mean(np.array(rs, float)),
-        "",
-        f"surface-steady {LOW_FORCE_PCT} % MVC x3 seeds, 0.4 ms, target units with peak >= "
-        f"{SURFACE_MIN_PEAK_SIGMA} sigma of the filtered signal (others neutral)",
+        out[f"needle_sorted_precision_snr{snr}"] = figure(n["precision_sorted"], "", "same")
+    lo = _surface(LOW_FORCE_PCT)
+    base = (
+        f"surface-steady {LOW_FORCE_PCT} % MVC (~{lo['firing']:.0f} units firing), 8 ch x 3 "
+        f"seeds, {SURFACE_NOISE_UV} uV noise, 0.4 ms, targets: band-filtered MUAP >= 5 sigma"
     )
-    out["surface_precision_low_force"] = figure(mean(np.array(ps, float)), "", "same runs")
-    out["surface_target_units"] = figure(targets, "units", "firing units meeting that peak, 3 runs")
+    out["surface_recall_low_force"] = figure(lo["recall"], "", base)
+    out["surface_precision_low_force"] = figure(lo["precision"], "", "same runs")
+    out["surface_recall_low_force_1ms"] = figure(lo["recall_1ms"], "", "same runs, 1 ms")
+    out["surface_precision_low_force_1ms"] = figure(lo["precision_1ms"], "", "same, 1 ms")
+    out["surface_recall_low_force_isolated"] = figure(
+        lo["recall_isolated"], "", "target discharges with no other discharge within 15 ms"
+    )
+    out["surface_target_units"] = figure(lo["targets"], "unit-channels", "same runs")
+    hi = _surface(HIGHER_FORCE_PCT)
+    out["surface_recall_0p5pct"] = figure(
+        hi["recall"], "", f"{HIGHER_FORCE_PCT} % MVC (~{hi['firing']:.0f} units firing)"
+    )
+    out["surface_precision_0p5pct"] = figure(hi["precision"], "", "same runs")
+    out["surface_target_units_0p5pct"] = figure(hi["targets"], "unit-channels", "same runs")
     return out
 
 

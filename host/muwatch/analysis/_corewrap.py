@@ -260,6 +260,40 @@ class Chain:
         )
         return ev[:n].copy(), sn[:n].copy(), out
 
+    def filter(self, x: Any) -> np.ndarray:
+        """Filters only (the state carries over; detection untouched): filtered samples."""
+        a = as_int32(x)
+        out = np.empty_like(a)
+        lib.mw_chain_filter(
+            self._ch, self.cfg, _ptr("int32_t[]", a), ffi.from_buffer("int32_t[]", out), a.size
+        )
+        return out
+
+    def learn_noise(self, y: Any) -> None:
+        """Learn the noise level on already filtered samples (e.g. the start of a zero-phase
+        filtered recording) and end the warm-up, like `prime` does on raw samples."""
+        a = as_int32(y)
+        noise = ffi.addressof(self._ch, "noise")
+        lib.mw_noise_process(noise, _ptr("int32_t[]", a), a.size)
+        lib.mw_noise_set_warm(noise)
+
+    def detect(self, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Noise and detection on already filtered samples (in order, any chunking):
+        (events, snippets)."""
+        a = as_int32(y)
+        cap = int(lib.mw_detect_max_events(ffi.addressof(self.cfg, "det"), a.size))
+        ev, sn = self._buffers(cap)
+        n = lib.mw_chain_detect(
+            self._ch,
+            self.cfg,
+            _ptr("int32_t[]", a),
+            a.size,
+            ffi.from_buffer("mw_event_t[]", ev),
+            cap,
+            ffi.from_buffer("int32_t[]", sn) if self.snippets else ffi.NULL,
+        )
+        return ev[:n].copy(), sn[:n].copy()
+
     def flush(self) -> tuple[np.ndarray, np.ndarray]:
         ev, sn = self._buffers(int(lib.MW_DETECT_PENDING) + 1)
         n = lib.mw_chain_flush(

@@ -29,6 +29,17 @@ MUAP_BIPHASIC = 0.9  # Hermite-Rodriguez HR1 weight of a typical belly-tendon S-
 # cancellation (1 − CMAP / Σ S-MUP) to ≈ 25 %, see docs/simulator.md.
 WIDTH_LOG_SD = 0.25
 LATENCY_SD_S = 0.3e-3
+# Electrical size (fibre count, hence S-MUP amplitude) across the pool: the S-MUP distribution of
+# Bostock's MScanFit simulation (Muscle Nerve 2016;53:889: 25 µV + exponential of mean 37.5 µV,
+# i.e. a minimum of 0.4 x the mean), laid out in recruitment order (size principle) with a
+# log-normal scatter. Low-threshold units thus have S-MUPs of a few tens of µV, as
+# spike-triggered averaging finds at threshold force (DE-STA MUNE ~ CMAP / S-MUP: TA 226 at
+# threshold, 91 at 40 % MVC, i.e. threshold S-MUPs ~ 25 µV, ~2.5x smaller than at 40 % MVC).
+# Making fibres proportional to Fuglevand's 100-fold twitch range instead gave the first units
+# S-MUPs of 2-9 µV, below electrode noise, which no recording shows. The twitch keeps its
+# 100-fold range: small units also have thinner, weaker fibres.
+SMUP_MIN_FRACTION = 0.4
+SIZE_LOG_SD = 0.25  # [check] scatter of S-MUP size around the recruitment-order trend
 
 
 def surface_gain(r_mm: np.ndarray | float) -> np.ndarray:
@@ -162,7 +173,12 @@ def make_pool(
     pfr = PFR1_HZ - PFRD_HZ * rte / rte[-1]
     twitch = np.exp(np.log(twitch_range) * i / n)
     t_contract = 0.090 * (1.0 / twitch) ** (np.log(3.0) / np.log(twitch_range))
-    fibres = np.maximum(1, np.round(m.innervation_ratio * twitch / twitch.mean())).astype(np.int64)
+    # electrical size in recruitment order: exponential quantiles above a floor (Bostock 2016)
+    quantile = -np.log(1.0 - (i - 0.5) / n)
+    size = SMUP_MIN_FRACTION + (1.0 - SMUP_MIN_FRACTION) * quantile / quantile.mean()
+    if variability == "physiological":
+        size = size * np.exp(_rng(seed, 4).normal(0.0, SIZE_LOG_SD, n))
+    fibres = np.maximum(1, np.round(m.innervation_ratio * size / size.mean())).astype(np.int64)
 
     if variability == "identical":
         fibres = np.full(n, m.innervation_ratio, dtype=np.int64)
