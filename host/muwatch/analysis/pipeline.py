@@ -421,12 +421,28 @@ def _needle(rec: Recording, ch: int, out: Analysis) -> None:
     }
     can_jitter = rec.fs >= 10_000
     why_jitter = f"needs >= 10 kHz sampling (this recording: {rec.fs:g} Hz)"
-    half = int(round(0.006 * rec.fs))
+    # NMJ measures use discharges free of superimposed potentials (as clinical MUP acceptance):
+    # no other detected spike within the unit's MUAP span +- 1 ms
+    all_idx = np.sort(np.asarray(srt.index, dtype=np.int64))
+    from scipy import signal as sps
+
+    hp = sps.sosfiltfilt(sps.butter(2, 100.0, "highpass", fs=rec.fs, output="sos"), x)
+    band = sps.sosfiltfilt(
+        sps.butter(2, [500.0, min(5000.0, 0.45 * rec.fs)], "bandpass", fs=rec.fs, output="sos"), x
+    )
     for u in units:
         d = u.to_dict()
         idx = trains[u.unit]
-        snips, _kept = _epoch_matrix(x, list(idx), half, half, rec)
-        if can_jitter and snips.shape[0] >= 20:
+        lo = int(math.floor((u.onset_ms - 1.0) * rec.fs / 1000.0))
+        hi = int(math.ceil((u.end_ms + 1.0) * rec.fs / 1000.0))
+        clean = []
+        for i in idx.tolist():
+            j0, j1 = np.searchsorted(all_idx, [i + lo, i + hi])
+            if j1 - j0 <= 1 and rec.ok(i + lo, i + hi):
+                clean.append(i)
+        d["nmj_clean_discharges"] = len(clean)
+        if can_jitter and len(clean) >= 20:
+            snips, _ = _epoch_matrix(band, clean, -lo, hi, rec)
             try:
                 j = jitter(snips, rec.fs)
                 d["jitter_us"] = j.mcd_us
@@ -434,7 +450,8 @@ def _needle(rec: Recording, ch: int, out: Analysis) -> None:
             except UsageError as exc:
                 d["jitter_us"] = None
                 d["jitter_note"] = str(exc)
-        if snips.shape[0] >= 3:
+        if len(clean) >= 3:
+            snips, _ = _epoch_matrix(hp, clean, -lo, hi, rec)
             try:
                 g = jiggle(snips[:, : min(snips.shape[1], 4096)], rec.fs)
                 d["jiggle_cad_percent"] = g.cad_percent

@@ -56,6 +56,8 @@ class QemgUnit:
     size_index: float
     rate_hz: float | None
     isi_cv: float | None
+    onset_ms: float = 0.0  # MUAP start relative to the discharge time
+    end_ms: float = 0.0
     template_uv: tuple[float, ...] = field(repr=False, default=())
 
     def to_dict(self, *, template: bool = False) -> dict[str, Any]:
@@ -203,6 +205,8 @@ def qemg_units(
                 size_index=p.size_index,
                 rate_hz=fst.rate_hz,
                 isi_cv=fst.isi_cv,
+                onset_ms=p.onset_ms,
+                end_ms=p.end_ms,
                 template_uv=tuple(float(v) for v in tpl),
             )
         )
