@@ -33,8 +33,8 @@ static uint32_t take(reader_t *r, unsigned bytes)
 #define MAXEV 4096
 
 static int32_t x[MAXN], y[MAXN], work[MAXN];
-static int32_t xb[3][MAXN], yb[2][3][MAXN];
-static mw_chain_t bank[2][3];
+static int32_t xb[3][MAXN], yb[3][3][MAXN];
+static mw_chain_t bank[3][3];
 static int16_t x16[MAXN], y16[MAXN];
 static mw_event_t ev[MAXEV];
 static int32_t snip[16384];
@@ -105,26 +105,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
-    /* Bank filtering: the vector path (where there is one) and the scalar path agree. */
+    /* Bank filtering: the vector paths (AVX-512, AVX2, where there are) and the scalar path
+     * agree. */
     if (mw_chain_cfg_check(&c) == MW_OK) {
         for (uint32_t i = 0; i < n; i++) {
             xb[0][i] = x[i];
             xb[1][i] = (int32_t)((uint32_t)x[i] * 2654435761u);
             xb[2][i] = x[n - 1u - i];
         }
-        for (int p = 0; p < 2; p++) {
+        const uint32_t flags[3] = {0u, MW_BANK_PORTABLE, MW_BANK_NO_AVX512};
+        for (int p = 0; p < 3; p++) {
             for (int k = 0; k < 3; k++) {
                 (void)mw_chain_init(&bank[p][k], &c, NULL, 0u);
             }
             for (uint32_t pos = 0; pos < n;) {
                 const uint32_t m = chunk < n - pos ? chunk : n - pos;
                 mw_chain_filter_bank(bank[p], 3u, &c, &xb[0][pos], MAXN, &yb[p][0][pos], MAXN, m,
-                                     p == 0 ? 0u : MW_BANK_PORTABLE);
+                                     flags[p]);
                 pos += m;
             }
         }
-        if (memcmp(yb[0], yb[1], sizeof yb[0]) != 0 ||
-            memcmp(bank[0], bank[1], sizeof bank[0]) != 0) {
+        if (memcmp(yb[0], yb[1], sizeof yb[0]) != 0 || memcmp(yb[0], yb[2], sizeof yb[0]) != 0 ||
+            memcmp(bank[0], bank[1], sizeof bank[0]) != 0 ||
+            memcmp(bank[0], bank[2], sizeof bank[0]) != 0) {
             __builtin_trap();
         }
     }
