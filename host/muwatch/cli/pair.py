@@ -44,4 +44,5 @@ async def _pair(spec: str, ble_backend: str | None, timeout: float) -> None:
     if not st.encrypted:
         raise DeviceError(f"{spec}: pairing finished but the link is not encrypted; try again")
     info = dev.device_info
+    assert info is not None
     click.echo(f"paired with {info.device_name} (serial {info.serial_number}); bonded: {st.bonded}")

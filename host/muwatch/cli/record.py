@@ -174,7 +174,8 @@ async def _record(
     rec = Recorder(dev, store, on_warning=warn, **rec_kw)
     try:
         sid = await rec.start(config)
-        assert rec.folder is not None and rec.meta is not None
+        assert rec.folder is not None and rec.meta is not None and rec.live is not None
+        live = rec.live
         _say(f"recording {sid} in {rec.folder}")
         _say(f"started at {time.time():.3f} (unix time); keys: 1-9 marker, m marker, q stop")
         t0 = time.monotonic()
@@ -185,7 +186,7 @@ async def _record(
         from rich.live import Live
 
         ctx = (
-            Live(live_table(rec.live.snapshot(dev), labels, title), refresh_per_second=4)
+            Live(live_table(live.snapshot(dev), labels, title), refresh_per_second=4)
             if tty
             else contextlib.nullcontext()
         )
@@ -206,7 +207,7 @@ async def _record(
                     idx = await rec.marker(code, f"key {key}")
                     if view is None:
                         _say(f"marker {code} at sample {idx}")
-                snap = rec.live.snapshot(dev)
+                snap = live.snapshot(dev)
                 if view is not None:
                     view.update(live_table(snap, labels, title))
                 elif time.monotonic() - last_line >= 2.0:

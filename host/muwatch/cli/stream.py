@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,10 @@ from muwatch.cli._bridge import (
     stream_options,
     timeout_option,
 )
+
+if TYPE_CHECKING:
+    from muwatch.device import Device, SampleBlock, StreamConfig
+    from muwatch.lsl import LslOutlet
 
 
 @click.command(help=f"Stream and show live figures; q or Ctrl-C quits.\n{DEVICE_HELP}")
@@ -52,18 +57,27 @@ def command(
 
 
 class _LslPush:
-    def __init__(self, dev, outlet) -> None:  # type: ignore[no-untyped-def]
+    """Live blocks to the LSL outlet, stamped through the device clock map."""
+
+    def __init__(self, dev: Device, outlet: LslOutlet) -> None:
         self.dev, self.outlet = dev, outlet
 
-    def on_samples(self, block) -> None:  # type: ignore[no-untyped-def]
-        if not block.live:
+    def on_samples(self, block: SampleBlock) -> None:
+        if not block.live or self.dev.config is None:
             return
         fit = self.dev.clock.fit
         newest = block.device_time_us + (block.n - 1) * 1e6 / self.dev.config.rate_hz
         self.outlet.push(block.codes, fit.to_host(newest) if fit else block.host_time)
 
 
-async def _stream(spec, config, duration, lsl, ble_backend, timeout) -> None:  # type: ignore[no-untyped-def]
+async def _stream(
+    spec: str,
+    config: StreamConfig,
+    duration: float | None,
+    lsl: bool,
+    ble_backend: str | None,
+    timeout: float,
+) -> None:
     from muwatch.session.live import LiveStats
     from muwatch.session.meta import uv_per_code
 

@@ -277,7 +277,8 @@ def _dataset_files(root: Path) -> None:
 
 def _participant(root: Path, sub: str) -> None:
     path = root / "participants.tsv"
-    columns, rows = (["participant_id"], [])
+    columns: list[str] = ["participant_id"]
+    rows: list[dict[str, str]] = []
     if path.exists():
         columns, rows = _read_tsv(path)
         if "participant_id" not in columns:

@@ -78,7 +78,7 @@ async def scan(
         found = await BleakScanner.discover(timeout=timeout, return_adv=True, **kwargs)
     except Exception as exc:  # BleakError, BleakBluetoothNotAvailableError, OSError
         raise DeviceError(f"scanning failed: {exc}") from exc
-    out = []
+    out: list[tuple[str, str, int | None]] = []
     for device, adv in found.values():
         name = adv.local_name or device.name or ""
         out.append((name, device.address, adv.rssi))
