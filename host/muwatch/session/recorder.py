@@ -362,7 +362,7 @@ class Recorder:
             self._annot(None, f"DEVICE_LOG {f.get('text', '')}", "note")
 
     def on_link(self, state: str, detail: str) -> None:
-        if self._writer is None:
+        if self._writer is None or state == "reconnecting":  # attempts: live view only
             return
         self._append_json(
             jr.LINK,
