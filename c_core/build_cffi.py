@@ -28,9 +28,7 @@ def _cdef_from_header(text: str) -> str:
     if "MW_CDEF_BEGIN" in text:
         text = text.split("MW_CDEF_BEGIN", 1)[1].split("MW_CDEF_END", 1)[0]
     lines = [
-        ln
-        for ln in text.splitlines()
-        if not ln.lstrip().startswith("#") or _INT_DEFINE.match(ln)
+        ln for ln in text.splitlines() if not ln.lstrip().startswith("#") or _INT_DEFINE.match(ln)
     ]
     return "\n".join(lines)
 
