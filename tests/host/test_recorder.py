@@ -177,3 +177,22 @@ def test_device_that_disappears_for_good_ends_with_the_lost_tail_recorded(store)
     assert summary["journal"]["stop_reason"] == "stopped"
     texts = [a["text"] for a in summary["annotations"]]
     assert any(t.startswith("LINK gave_up") for t in texts)
+
+
+def test_a_failed_start_leaves_no_session_behind(store):
+    from muwatch.device import DeviceTimeout
+    from muwatch.protocol import constants as pc
+
+    async def main():
+        sensor = FakeSensor()
+        dev = Device(FakeTransport(sensor), request_timeout=0.3)
+        await dev.open()
+        sensor.silent.add(pc.Opcode.START)  # the journal exists when START goes unanswered
+        rec = Recorder(dev, store, subject="p01", muscle="FDI", task="grip")
+        with pytest.raises(DeviceTimeout, match="START"):
+            await rec.start(StreamConfig(rate_hz=1000, channels=(1, 2)))
+        await dev.close()
+
+    run(main())
+    assert store.session_ids() == []
+    assert SessionIndex(store.index_path).find() == []

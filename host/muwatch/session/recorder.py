@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -175,9 +176,29 @@ class Recorder:
             )
         dev.add_listener(self.live)
         dev.add_listener(self)
-        await dev.start_stream()
+        try:
+            await dev.start_stream()
+        except BaseException:
+            # Nothing was recorded: leave no empty session behind.
+            self._discard()
+            raise
         self._ticker = asyncio.ensure_future(self._tick())
         return self.session_id
+
+    def _discard(self) -> None:
+        self.device.remove_listener(self)
+        if self.live is not None:
+            self.device.remove_listener(self.live)
+        if self._lsl is not None:
+            self._lsl.close()
+        if self._writer is not None:
+            self._writer.abandon()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        if self.use_index:
+            with contextlib.suppress(StorageError):
+                SessionIndex(self.store.index_path).remove(self.session_id)
+        self.folder = None
 
     # -- annotations ----------------------------------------------------------------------
     def annotate(
