@@ -189,6 +189,7 @@ class DeviceStats:
     bad_frame_responses: int = 0
     wrong_channel_frames: int = 0
     listener_errors: int = 0
+    stalls: int = 0  # live data stopped on a link that was up (the sensor was asked why)
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -364,6 +365,7 @@ class Device:
         reconnect_timeout: float | None = None,
         backfill: bool = True,
         resend_attempts: int = 3,
+        stall_timeout: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.transport = transport
@@ -374,6 +376,8 @@ class Device:
         self.reconnect_timeout = reconnect_timeout
         self.backfill = backfill
         self.resend_attempts = resend_attempts
+        self.stall_timeout = stall_timeout
+        self._last_stall_check = 0.0
         self._clock = clock
         self.stats = DeviceStats()
         self.clock = ClockMap()
@@ -699,8 +703,17 @@ class Device:
             self._declare_lost(int(fields["first_lost_index"]), int(fields["count"]), cause)
         elif kind == "STATE" and not fields.get("streaming") and self._stream_active:
             self.streaming = False
-            self.tracker.expect_until(int(fields["next_index"]))
-            self._wake_backfill()
+            reason = int(fields.get("reason", 0))
+            if self._want_stream and reason in (
+                pc.StateReason.WATCHDOG_OR_BOOT,
+                pc.StateReason.ERROR,
+            ):
+                # The sensor restarted or failed: its index restarted too; resync restarts it.
+                self._last_live_host = self._last_live_host or host_t
+                asyncio.ensure_future(self._resync_quietly())
+            else:
+                self.tracker.expect_until(int(fields["next_index"]))
+                self._wake_backfill()
         self._emit("on_event", DeviceEvent(kind, fields, host_t))
 
     def _unwrap_index(self, value: int) -> int:
@@ -787,6 +800,12 @@ class Device:
                 return
             attempt += 1  # the link dropped again at once: keep trying
 
+    async def _resync_quietly(self) -> None:
+        try:
+            await self._resync()
+        except DeviceError as exc:
+            log.warning("could not resume the stream: %s", exc)
+
     async def _resync(self) -> None:
         """After a reconnect: learn how far the stream went and ask for what was missed."""
         if not self._want_stream:
@@ -838,14 +857,32 @@ class Device:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._backfill_wake.wait(), 0.25)
             self._backfill_wake.clear()
-            if not self.backfill or not self._link_up.is_set() or self.config is None:
+            if not self._link_up.is_set() or self.config is None:
                 continue
             try:
-                await self._backfill_once()
+                await self._check_stall()
+                if self.backfill:
+                    await self._backfill_once()
             except DeviceError as exc:
                 log.info("backfill paused: %s", exc)
             except Exception:
                 log.exception("backfill failed")
+
+    async def _check_stall(self) -> None:
+        """No live data for `stall_timeout` on a link that is up: ask the sensor why (it may
+        have restarted without a word, or frames stopped); resync restarts or backfills."""
+        now = self._clock()
+        if (
+            not self._want_stream
+            or self._last_live_host <= 0
+            or now - self._last_live_host < self.stall_timeout
+            or now - self._last_stall_check < self.stall_timeout
+        ):
+            return
+        self._last_stall_check = now
+        self.stats.stalls += 1
+        log.info("no data for %.1f s: asking the sensor", now - self._last_live_host)
+        await self._resync()
 
     async def _backfill_once(self) -> None:
         now = self._clock()

@@ -322,3 +322,37 @@ def test_tracker_accounts_every_index_once():
     t.expect_until(60)
     assert t.holes == [(30, 40), (45, 50), (55, 60)]
     assert t.received == 35 and t.missing == 20
+
+
+def test_silent_stall_is_noticed_and_a_restarted_sensor_resumes():
+    """The sensor restarts while connected and says nothing: the host notices the stall,
+    asks, restarts the stream after the old indices, and reports the stretch between."""
+
+    async def main():
+        sensor = FakeSensor()
+        dev = Device(FakeTransport(sensor), request_timeout=1.0, stall_timeout=0.3)
+        sink = Sink(2)
+        dev.add_listener(sink)
+        await dev.open()
+        await dev.start_stream(StreamConfig(rate_hz=1000, channels=(1, 2)))
+        sensor.produce(300)
+        await asyncio.sleep(0.05)
+        sensor.reboot()  # no STATE event, link stays up
+        await _settle(dev, lambda: sensor.streaming, limit=3)
+        sensor.produce(200)
+        await asyncio.sleep(0.05)
+        result = await dev.stop_stream(drain_timeout=1.0)
+        await dev.close()
+        return sensor, dev, sink, result
+
+    sensor, dev, sink, result = run(main())
+    assert dev.stats.stalls >= 1
+    restarted = [e for e in sink.events if e.kind == "RESTARTED"]
+    assert len(restarted) == 1
+    base = restarted[0].fields["sample_index"]
+    assert sink.gaps[0].first == 300 and sink.gaps[0].first + sink.gaps[0].count == base
+    assert result.next_index == base + 200
+    got, count = sink.assembled(result.next_index, 2)
+    assert np.array_equal(got[:300], sensor.codes(0, 300))
+    assert np.array_equal(got[base:], sensor.codes(0, 200))
+    assert count[300:base].sum() == 0
