@@ -9,6 +9,7 @@
 #include "mw_chain.h"
 #include "mw_core.h"
 #include "mw_detect.h"
+#include "mw_match.h"
 #include "mw_sort.h"
 
 typedef struct {
@@ -41,6 +42,11 @@ static int32_t snip[16384];
 static int32_t ring[1024];
 static int32_t templates[MW_SORT_MAX_UNITS * 64];
 static int32_t units[MAXN];
+static int16_t m_tm[MW_MATCH_MAX_ROWS * 64], m_res[MAXN];
+static uint16_t m_unit[MW_MATCH_MAX_ROWS];
+static int64_t m_gain[MW_MATCH_MAX_ROWS];
+static mw_match_best_t m_work[MAXN];
+static mw_match_hit_t m_hits[64];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -166,6 +172,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mw_sort_init(&st, &sc, templates, 0u) == MW_OK) {
         const uint32_t ns = n / sc.len;
         mw_sort_process(&st, &sc, x, ns, (uint64_t)c.det.ceil_mult_q12 << 20, units, NULL, NULL);
+    }
+
+    /* The peel-off matcher: templates and residual from the samples, parameters from the rest
+     * of the input (invalid ones must be refused). */
+    mw_match_cfg_t mc;
+    mc.len = (uint16_t)(take(&r, 1) % 70u);
+    mc.n_rows = (uint16_t)(take(&r, 1) % (MW_MATCH_MAX_ROWS + 2u));
+    mc.alpha_lo_q14 = (uint16_t)take(&r, 2);
+    mc.alpha_hi_q14 = (uint16_t)take(&r, 2);
+    mc.gap = (uint16_t)take(&r, 2);
+    mc.frac_q8 = (uint16_t)(take(&r, 2) % 300u);
+    mc.floor = (int64_t)(int32_t)take(&r, 4) * (int64_t)(take(&r, 1) % 64u);
+    const uint32_t tl = (uint32_t)mc.len * mc.n_rows;
+    for (uint32_t i = 0; i < tl && i < MW_MATCH_MAX_ROWS * 64u; i++) {
+        m_tm[i] = (int16_t)(x[i % (n ? n : 1u)] >> (take(&r, 1) % 17u));
+    }
+    for (uint32_t k = 0; k < MW_MATCH_MAX_ROWS; k++) {
+        m_unit[k] = (uint16_t)(k % 5u);
+        m_gain[k] = 1 + (int64_t)(take(&r, 3));
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        m_res[i] = (int16_t)y[i];
+    }
+    mw_match_t mm;
+    if (mc.len <= 64u && mw_match_init(&mm, &mc, m_tm, m_unit, m_gain) == MW_OK) {
+        mw_match_segment(&mm, &mc, m_res, n, m_work, m_hits, 64u);
     }
     return 0;
 }

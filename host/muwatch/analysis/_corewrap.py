@@ -570,3 +570,104 @@ def sort_snippets(
         ffi.from_buffer("uint64_t[]", dists),
     )
     return units, shifts, dists, tm[: int(s.n_units)].copy()
+
+
+#: numpy view of mw_match_hit_t
+MATCH_HIT_DTYPE = np.dtype(
+    {
+        "names": ["pos", "row", "alpha_q14", "gain"],
+        "formats": ["<i4", "<i4", "<i4", "<i8"],
+        "offsets": [ffi.offsetof("mw_match_hit_t", f) for f in ("pos", "row", "alpha_q14", "gain")],
+        "itemsize": ffi.sizeof("mw_match_hit_t"),
+    }
+)
+MATCH_ALPHA_ONE = int(lib.MW_MATCH_ALPHA_ONE)
+MATCH_MAX_ROWS = int(lib.MW_MATCH_MAX_ROWS)
+MATCH_MAX_LEN = int(lib.MW_MATCH_MAX_LEN)
+
+
+class Matcher:
+    """mw_match: peel-off template matching over segments of an int16 residual (in place).
+
+    templates: (rows, len) int16 (a row = one unit at one sub-sample phase); units: unit id per
+    row; min_gain: least energy reduction per row (residual units squared); alpha: accepted
+    amplitude range; gap: samples within which a unit is not fitted twice; frac: share of the
+    support's energy above `floor` a fit must explain."""
+
+    def __init__(
+        self,
+        templates: np.ndarray,
+        units: np.ndarray,
+        min_gain: np.ndarray,
+        *,
+        alpha: tuple[float, float] = (0.6, 1.6),
+        gap: int = 0,
+        frac: float = 0.25,
+        floor: int = 0,
+    ) -> None:
+        t = np.asarray(templates)
+        if t.ndim != 2 or not (4 <= t.shape[1] <= MATCH_MAX_LEN):
+            raise UsageError(f"templates must be (rows, 4..{MATCH_MAX_LEN}), got shape {t.shape}")
+        if not (1 <= t.shape[0] <= MATCH_MAX_ROWS):
+            raise UsageError(f"1..{MATCH_MAX_ROWS} template rows, got {t.shape[0]}")
+        if np.abs(t).max(initial=0) > 32767:
+            raise UsageError("template values must fit int16")
+        lo, hi = alpha
+        if not (0 < lo <= hi < 4.0):
+            raise UsageError(f"amplitude range {alpha!r} must satisfy 0 < lo <= hi < 4")
+        if not (0 <= gap <= 32767) or not (0.0 <= frac <= 1.0) or floor < 0:
+            raise UsageError("gap 0..32767 samples, frac in [0, 1], floor >= 0")
+        self._t = np.ascontiguousarray(t, dtype=np.int16)
+        self._u = np.ascontiguousarray(units, dtype=np.uint16)
+        self._g = np.ascontiguousarray(np.maximum(np.asarray(min_gain), 1), dtype=np.int64)
+        if self._u.shape != (t.shape[0],) or self._g.shape != (t.shape[0],):
+            raise UsageError("one unit id and one min_gain per template row")
+        self.len = int(t.shape[1])
+        self._cfg = ffi.new("mw_match_cfg_t *")
+        self._cfg.len = self.len
+        self._cfg.n_rows = t.shape[0]
+        self._cfg.alpha_lo_q14 = max(1, int(round(lo * MATCH_ALPHA_ONE)))
+        self._cfg.alpha_hi_q14 = min(65535, int(round(hi * MATCH_ALPHA_ONE)))
+        self._cfg.gap = int(gap)
+        self._cfg.frac_q8 = int(round(frac * 256))
+        self._cfg.floor = int(floor)
+        self._m = ffi.new("mw_match_t *")
+        rc = lib.mw_match_init(
+            self._m,
+            self._cfg,
+            ffi.from_buffer("int16_t[]", self._t),
+            ffi.from_buffer("uint16_t[]", self._u),
+            ffi.from_buffer("int64_t[]", self._g),
+        )
+        if rc != 0:
+            raise UsageError("template matcher refused its templates (a template of zero energy?)")
+
+    def run(
+        self, resid: np.ndarray, segments: np.ndarray, max_hits: int = 4096
+    ) -> tuple[np.ndarray, int]:
+        """Peel every segment [start, end) of resid (int16, modified in place); returns the fits
+        (MATCH_HIT_DTYPE, pos absolute) and how many segments reached max_hits."""
+        if resid.dtype != np.int16 or not resid.flags.c_contiguous or resid.ndim != 1:
+            raise UsageError("the residual must be a contiguous 1-D int16 array")
+        seg = np.asarray(segments, dtype=np.int64).reshape(-1, 2)
+        if seg.size and (seg.min() < 0 or seg.max() > resid.size or np.any(seg[:, 1] < seg[:, 0])):
+            raise UsageError("segments must be [start, end) ranges inside the residual")
+        longest = int((seg[:, 1] - seg[:, 0]).max()) if seg.size else 0
+        work = ffi.new("mw_match_best_t[]", max(longest, 1))
+        hits = np.zeros(max_hits, MATCH_HIT_DTYPE)
+        hp = ffi.from_buffer("mw_match_hit_t[]", hits)
+        buf = ffi.from_buffer("int16_t[]", resid)
+        out, full = [], 0
+        for a, b in seg:
+            n = lib.mw_match_segment(
+                self._m, self._cfg, buf + int(a), int(b - a), work, hp, max_hits
+            )
+            if n < 0:
+                raise UsageError("template matcher refused a segment")
+            if n:
+                h = hits[:n].copy()
+                h["pos"] += int(a)
+                out.append(h)
+            full += int(n == max_hits)
+        res = np.concatenate(out) if out else np.zeros(0, MATCH_HIT_DTYPE)
+        return res, full
