@@ -132,3 +132,14 @@ def test_damaged_index_gives_an_actionable_error(store):
     store.index_path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StorageError, match="sessions --rebuild"):
         SessionIndex(store.index_path).find()
+
+
+def test_folders_created_are_private_and_existing_ones_keep_their_mode(store, tmp_path):
+    s, _ = _finished(store)
+    root = tmp_path / "shared"
+    root.mkdir()
+    root.chmod(0o755)
+    out = export_bids(s.folder, root / "bids" / "v1")
+    assert stat.S_IMODE(root.stat().st_mode) == 0o755
+    for folder in (root / "bids", root / "bids" / "v1", out["bdf"].parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder

@@ -86,9 +86,24 @@ def encode_data(
 
 
 def make_private_dir(path: Path) -> None:
-    """Create a folder (and parents) readable by the owner only (0700)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
+    """Create a folder and any missing parents, each readable by the owner only (0700).
+
+    Folders that already exist are left as they are (a user's own folder keeps its mode)."""
+    path = Path(path)
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
 
 
 class JournalWriter:
