@@ -8,12 +8,14 @@ Figures (build/bench/core.json):
 - m4_instructions_per_sample: QEMU exec trace, instructions inside mw_* per sample per channel.
 - m4_text_bytes: .text of the core objects for Cortex-M4F (-Os).
 - state_bytes_per_channel: sizeof(mw_chain_t) on Cortex-M4F (read from the ELF symbol).
-- needle_recall_snr5 / needle_precision_snr5: simulated needle EMG (needle-steady, peak SNR
-  5 = 14 dB, 20 kHz), units with peak SNR >= 5 scored at 0.4 ms (muwatch.eval), per SNR too;
-  also at 1 ms and for the sorted unit trains.
+- needle_recall_snr5 / needle_precision_snr5: simulated needle EMG (needle-steady, noise at the
+  simulator's peak SNR 5, 20 kHz), decomposition trains of units whose peak-to-peak SNR in the
+  detection band is >= 5 (the rule above quality()), 0.4 ms; needle_detect_* the same for
+  detect_spikes alone; per p2p SNR band (5-10, 10-20, >= 20) and at 1 ms too.
 - surface_recall_low_force / surface_precision_low_force: surface-steady at threshold force
-  (0.1 % MVC, ~5 units firing), 2 uV rms electrode noise in band, 8 channels; targets are the
-  units whose band-filtered MUAP reaches 5 sigma of the band-filtered channel (see quality()).
+  (0.1 % MVC, ~5 units firing), 2 uV rms electrode noise in band, 8 channels, same rule;
+  surface_detect_* for detection alone.
+- decomp_<case>_recall/precision: other scenarios, rates and polarity (generality).
 """
 
 from __future__ import annotations
@@ -349,48 +351,138 @@ def device() -> dict[str, dict[str, object]]:
     }
 
 
-def _band_targets(rec, c: int, sos: np.ndarray, k: float):
-    """Surface targets on channel c: firing units whose noise-free MUAP, filtered zero-phase
-    in the detection band, peaks at >= k robust SDs of the band-filtered recording (the
-    SpikeInterface SNR: template peak / MAD noise of the preprocessed trace), i.e. units a
-    k-sigma detector can see at all; k/2..k are borderline (neutral). Event time = discharge +
-    the band template's extremum (parabolic). Returns (targets, borderline, per-unit SNR)."""
+# ---------------------------------------------------------------------------------------------
+# Quality. The scoring rule, stated once:
+# - SNR of a unit on a channel = peak-to-peak amplitude of its noise-free MUAP (the simulator's
+#   mean MUAP, filtered zero-phase in the preset's detection band: 2nd-order Butterworth high-
+#   and low-pass at the preset corners, low-pass at most 0.45 fs) over the background noise
+#   sigma (the robust sigma, median |x| / 0.6745, of the recorded channel in the same band: noise
+#   plus every other unit, what a detector or a decomposition sees as its floor).
+# - Targets: units firing with SNR >= 5. Units with 2.5 <= SNR < 5 are neutral (finding them
+#   is neither a hit nor a false positive); a detection matching no target and no neutral
+#   unit is a false positive. Event time = discharge + the unit's MUAP extremum on that
+#   channel (the simulator's peak_offset_s). Matching one-to-one within 0.4 ms (SpikeInterface)
+#   and 1 ms (motor-unit tools), muwatch.eval.score_detection.
+# - Per SNR band (5-10, 10-20, >= 20): targets are the band's units; every other unit with
+#   SNR >= 2.5 is neutral, so precision per band counts false positives in every band.
+# - detection: detect_spikes (the preset's zero-phase detector); decomposition: the units'
+#   discharge trains from decompose() (unassigned detections not included).
+SNR_BANDS = ((5.0, 10.0), (10.0, 20.0), (20.0, float("inf")))
+
+
+def p2p_targets(rec, c: int, band: tuple[float, float]):
+    """(per-unit event times, per-unit SNR) on channel c by the rule above."""
     from scipy import signal as sps
 
+    fs = rec.fs
+    lo, hi = band
+    hi = min(hi, 0.45 * fs)
+    sos = np.vstack(
+        [
+            sps.butter(2, lo, "highpass", fs=fs, output="sos"),
+            sps.butter(2, hi, "lowpass", fs=fs, output="sos"),
+        ]
+    )
     x = rec.data[c] - np.median(rec.data[c])
     sigma = float(np.median(np.abs(sps.sosfiltfilt(sos, x)))) / 0.6745
-    tm = rec.truth["templates"]["units"]
-    inc, exc, snr = {}, {}, {}
-    for j, u in enumerate(rec.truth["units"]):
+    muaps: dict[int, np.ndarray] = {}
+    needle = rec.truth.get("needle")
+    if needle is not None and rec.channels[c] in [ch["channel"] for ch in needle["channels"]]:
+        ch = next(ch for ch in needle["channels"] if ch["channel"] == rec.channels[c])
+        for u in ch["units"]:
+            if u.get("mean_muap_uv") is not None:
+                muaps[int(u["id"])] = np.asarray(u["mean_muap_uv"], float) * 1e-6
+    tmpl = rec.truth.get("templates", {})
+    if tmpl.get("units") and rec.channels[c] in tmpl.get("channels", []):
+        j = tmpl["channels"].index(rec.channels[c])
+        for i, u in enumerate(rec.truth["units"]):
+            muaps.setdefault(int(u["id"]), np.asarray(tmpl["units"][i][j], float) * 1e-6)
+    times, snr = {}, {}
+    pad = int(0.1 * fs)
+    for u in rec.truth["units"]:
         fir = np.asarray(u["firings_s"], dtype=float)
         if fir.size == 0:
             continue
-        t = np.asarray(tm[j][c], dtype=float) * 1e-6
-        tf = sps.sosfiltfilt(sos, np.r_[np.zeros(600), t, np.zeros(600)])[600:-600]
-        i = int(np.argmax(np.abs(tf)))
-        d = 0.0
-        if 0 < i < tf.size - 1:
-            den = tf[i - 1] - 2 * tf[i] + tf[i + 1]
-            d = float(np.clip(0.5 * (tf[i - 1] - tf[i + 1]) / den, -0.5, 0.5)) if den else 0.0
-        snr[int(u["id"])] = abs(tf[i]) / sigma
-        times = fir + (i + d) / rec.fs
-        if snr[int(u["id"])] >= k:
-            inc[int(u["id"])] = times
-        elif snr[int(u["id"])] >= k / 2:
-            exc[int(u["id"])] = times
-    return inc, exc, snr
+        m = muaps.get(int(u["id"]))
+        if m is None:  # far field only (needle): no template kept, 2 x its peak bounds its p2p
+            s = 2.0 * abs(float(u["peak_amplitude_v"][c])) / sigma
+        else:
+            mb = sps.sosfiltfilt(sos, np.r_[np.zeros(pad), m, np.zeros(pad)])
+            s = float(mb.max() - mb.min()) / sigma
+        snr[int(u["id"])] = s
+        times[int(u["id"])] = fir + float(u["peak_offset_s"][c])
+    return times, snr
 
 
-def _surface(pct: float, seeds=(1, 2, 3)) -> dict[str, float]:
+class _Tally:
+    """tp/fn/fp sums per (method, tolerance, band)."""
+
+    def __init__(self) -> None:
+        self.n: dict[tuple[str, str, str], np.ndarray] = {}
+
+    def add(self, method: str, t: np.ndarray, times: dict, snr: dict) -> None:
+        from muwatch.eval import score_detection
+
+        bands = {"all": (5.0, float("inf"))} | {
+            f"{int(lo)}-{'inf' if hi == float('inf') else int(hi)}": (lo, hi)
+            for lo, hi in SNR_BANDS
+        }
+        for bname, (lo, hi) in bands.items():
+            inc = {u: v for u, v in times.items() if lo <= snr[u] < hi}
+            exc = {u: v for u, v in times.items() if u not in inc and snr[u] >= 2.5}
+            if not inc:
+                continue
+            for tol, tname in ((0.4e-3, "0.4"), (1e-3, "1")):
+                sc = score_detection(inc, np.sort(t), tol, excluded_trains=exc)
+                key = (method, tname, bname)
+                self.n[key] = self.n.get(key, np.zeros(3)) + (sc.tp, sc.fn, sc.fp)
+
+    def get(self, method: str, tol: str, band: str) -> tuple[float, float, int]:
+        tp, fn, fp = self.n.get((method, tol, band), np.zeros(3))
+        r = tp / (tp + fn) if tp + fn else float("nan")
+        p = tp / (tp + fp) if tp + fp else float("nan")
+        return float(r), float(p), int(tp + fn)
+
+
+def _decomposed(x: np.ndarray, fs: float, preset: str):
+    from muwatch.analysis import decompose, detect_spikes
+
+    det = detect_spikes(x, fs, preset, keep_filtered=True)
+    dec = decompose(x, fs, preset, detection=det)
+    return det.events["t"], dec.events["t"][dec.events["unit"] >= 0], dec
+
+
+def _needle_runs(noise_snrs=(5, 10), seeds=(1, 2, 3, 4)) -> _Tally:
     from muwatch import sim
-    from muwatch.analysis import PRESETS, detect_spikes
-    from muwatch.eval import match_events, score_detection
+    from muwatch.analysis import PRESETS
     from muwatch.sim.noise import NoiseConfig
-    from scipy import signal as sps
 
-    p = PRESETS["surface"]
-    lo, hi = p.band
-    tp = fn = fp = tp1 = fn1 = fp1 = iso_n = iso_tp = targets = firing = 0
+    tally = _Tally()
+    for ns in noise_snrs:
+        for seed in seeds:
+            rec = sim.simulate(
+                "needle-steady",
+                seconds=10,
+                seed=seed,
+                noise=NoiseConfig(peak_snr_db=20 * np.log10(ns)),
+            )
+            times, snr = p2p_targets(rec, 0, PRESETS["needle"].band)
+            det_t, fit_t, _ = _decomposed(rec.data[0], rec.fs, "needle")
+            tally.add(f"detect_n{ns}", det_t, times, snr)
+            tally.add(f"decomp_n{ns}", fit_t, times, snr)
+            tally.add("detect", det_t, times, snr)
+            tally.add("decomp", fit_t, times, snr)
+    return tally
+
+
+def _surface_runs(pct: float, seeds=(1, 2, 3)) -> tuple[_Tally, float]:
+    from muwatch import sim
+    from muwatch.analysis import PRESETS
+    from muwatch.sim.noise import NoiseConfig
+
+    lo, hi = PRESETS["surface"].band
+    tally = _Tally()
+    firing = 0
     for seed in seeds:
         fs = 4000.0
         floor = SURFACE_NOISE_UV / np.sqrt((hi - lo) / (fs / 2))  # white: 2 uV in band
@@ -401,114 +493,120 @@ def _surface(pct: float, seeds=(1, 2, 3)) -> dict[str, float]:
             force_pct=pct,
             noise=NoiseConfig(floor_uv_rms=floor),
         )
-        sos = np.vstack(
-            [
-                sps.butter(2, lo, "highpass", fs=fs, output="sos"),
-                sps.butter(2, hi, "lowpass", fs=fs, output="sos"),
-            ]
-        )
-        all_fir = np.sort(
-            np.concatenate([np.asarray(u["firings_s"], float) for u in rec.truth["units"]])
-        )
         firing += sum(1 for u in rec.truth["units"] if len(u["firings_s"]))
         for c in range(rec.data.shape[0]):
-            inc, exc, _ = _band_targets(rec, c, sos, p.k)
-            targets += len(inc)
-            res = detect_spikes(rec.data[c], fs, "surface")
-            s4 = score_detection(inc, res.events["t"], 0.4e-3, excluded_trains=exc)
-            s1 = score_detection(inc, res.events["t"], 1e-3, excluded_trains=exc)
-            tp, fn, fp = tp + s4.tp, fn + s4.fn, fp + s4.fp
-            tp1, fn1, fp1 = tp1 + s1.tp, fn1 + s1.fn, fp1 + s1.fp
-            for times in inc.values():  # discharges with no other discharge within 15 ms
-                near = np.searchsorted(all_fir, times + 15e-3) - np.searchsorted(
-                    all_fir, times - 15e-3
-                )
-                iso = times[near == 1]
-                iso_n += iso.size
-                iso_tp += match_events(iso, res.events["t"], 0.4e-3)[0].size
-    ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
-    return {
-        "recall": ratio(tp, tp + fn),
-        "precision": ratio(tp, tp + fp),
-        "recall_1ms": ratio(tp1, tp1 + fn1),
-        "precision_1ms": ratio(tp1, tp1 + fp1),
-        "recall_isolated": ratio(iso_tp, iso_n),
-        "targets": targets,
-        "firing": firing / len(seeds),
-    }
+            times, snr = p2p_targets(rec, c, (lo, hi))
+            det_t, fit_t, _ = _decomposed(rec.data[c], fs, "surface")
+            tally.add("detect", det_t, times, snr)
+            tally.add("decomp", fit_t, times, snr)
+    return tally, firing / len(seeds)
 
 
-def _needle(snr: float, seeds=(1, 2, 3, 4)) -> dict[str, float]:
+def _generality(seed: int = 1) -> dict[str, dict[str, object]]:
+    """Decomposition on cases the figures above do not use: other scenarios, rates and the
+    inverted channel (units with SNR >= 5, 0.4 ms)."""
     from muwatch import sim
-    from muwatch.analysis import detect_spikes, sort_spikes
-    from muwatch.eval import score_detection, truth_trains
+    from muwatch.analysis import PRESETS
     from muwatch.sim.noise import NoiseConfig
 
-    out: dict[str, list[float]] = {}
-    for seed in seeds:
+    cases = [
+        ("needle_5pct", "needle-steady", {"force_pct": 5.0}, 1.0),
+        ("needle_30pct", "needle-steady", {"force_pct": 30.0}, 1.0),
+        ("needle_aged", "needle-aged", {}, 1.0),
+        ("needle_myopathy", "myopathy", {}, 1.0),
+        ("needle_nmj", "nmj-instability", {}, 1.0),
+        ("needle_10khz", "needle-steady", {"fs": 10000.0}, 1.0),
+        ("needle_24khz", "needle-steady", {"fs": 24000.0}, 1.0),
+        ("needle_inverted", "needle-steady", {}, -1.0),
+    ]
+    out: dict[str, dict[str, object]] = {}
+    for name, scen, kw, sign in cases:
         rec = sim.simulate(
-            "needle-steady",
-            seconds=10,
-            seed=seed,
-            noise=NoiseConfig(peak_snr_db=20 * np.log10(snr)),
+            scen, seconds=10, seed=seed, noise=NoiseConfig(peak_snr_db=20 * np.log10(5)), **kw
         )
-        inc, exc, _ = truth_trains(rec.truth, 0, min_snr=snr)
-        res = detect_spikes(rec.data[0], rec.fs, "needle")
-        srt = sort_spikes(res)
-        trains = np.sort(srt.index[srt.units >= 0] / rec.fs)
-        for name, t, tol in (
-            ("", res.events["t"], 0.4e-3),
-            ("_1ms", res.events["t"], 1e-3),
-            ("_sorted", trains, 0.4e-3),
-        ):
-            sc = score_detection(inc, t, tol, excluded_trains=exc)
-            out.setdefault("recall" + name, []).append(sc.recall)
-            out.setdefault("precision" + name, []).append(sc.precision)
-    return {k: float(np.nanmean(v)) for k, v in out.items()}
+        c = list(rec.channels).index(rec.truth["needle"]["channels"][0]["channel"])
+        rec.data[c] *= sign
+        times, snr = p2p_targets(rec, c, PRESETS["needle"].band)
+        tally = _Tally()
+        det_t, fit_t, dec = _decomposed(rec.data[c], rec.fs, "needle")
+        tally.add("detect", det_t, times, snr)
+        tally.add("decomp", fit_t, times, snr)
+        r, p, n = tally.get("decomp", "0.4", "all")
+        rd, pd, _ = tally.get("detect", "0.4", "all")
+        if n == 0:
+            continue
+        note = (
+            f"{scen} {kw or ''} x{sign:+.0f}, seed {seed}, {n} target discharges, "
+            f"{dec.n_units} units; detection alone {rd:.3f}/{pd:.3f}"
+        )
+        out[f"decomp_{name}_recall"] = figure(r, "", note)
+        out[f"decomp_{name}_precision"] = figure(p, "", "same run")
+    return out
 
 
 def quality() -> dict[str, dict[str, object]]:
-    """Detection quality on the ground-truth simulator, scored at 0.4 ms (SpikeInterface).
+    """Detection and decomposition quality on the ground-truth simulator (rule above).
 
-    Needle: needle-steady (ADM, 20 kHz, 10 % MVC), peak SNR set by the noise, targets = units
-    with peak / noise SD >= SNR (the simulator's definition), 4 seeds x 10 s; detect_spikes
-    with the needle preset (zero-phase, 5 sigma); also at 1 ms and for the sorted trains
-    (sort_spikes: events at each unit's reference point).
-    Surface at threshold force: surface-steady at 0.1 % MVC (~5 units firing) with 2 uV rms of
-    electrode noise in 20-450 Hz, all 8 channels, 3 seeds x 10 s; targets by the band rule of
-    _band_targets (the unit can reach the 5 sigma threshold at all); also at 0.5 % MVC.
+    Needle: needle-steady (ADM, 20 kHz, 10 % MVC), noise set by the simulator's peak SNR 5 and
+    10 (median visible MUAP peak / noise SD), 4 seeds x 10 s each; headline figures from the
+    noisier runs, bands pooled over both. Surface at threshold force: surface-steady at 0.1 %
+    MVC (~5 units firing) with 2 uV rms of electrode noise in 20-450 Hz, all 8 channels, 3
+    seeds x 10 s; also at 0.5 % MVC.
     """
     out: dict[str, dict[str, object]] = {}
-    for snr in (5, 10):
-        n = _needle(snr)
-        base = f"needle-steady x4 seeds, units with peak SNR >= {snr}"
-        out[f"needle_recall_snr{snr}"] = figure(n["recall"], "", base + ", 0.4 ms")
-        out[f"needle_precision_snr{snr}"] = figure(n["precision"], "", "same runs")
-        out[f"needle_recall_snr{snr}_1ms"] = figure(n["recall_1ms"], "", "same runs, 1 ms")
-        out[f"needle_precision_snr{snr}_1ms"] = figure(n["precision_1ms"], "", "same, 1 ms")
-        out[f"needle_sorted_recall_snr{snr}"] = figure(
-            n["recall_sorted"], "", "sorted unit trains only, 0.4 ms"
-        )
-        out[f"needle_sorted_precision_snr{snr}"] = figure(n["precision_sorted"], "", "same")
-    lo = _surface(LOW_FORCE_PCT)
+    nd = _needle_runs()
+    for ns in (5, 10):
+        for meth, label in (("decomp", ""), ("detect", "detect_")):
+            r, p, n = nd.get(f"{meth}_n{ns}", "0.4", "all")
+            r1, p1, _ = nd.get(f"{meth}_n{ns}", "1", "all")
+            base = (
+                f"needle-steady x4 seeds at noise peak SNR {ns}, units with p2p SNR >= 5 "
+                f"({n} discharges), {'decomposition trains' if meth == 'decomp' else 'detect_spikes'}"
+            )
+            suffix = "" if ns == 5 else "_noise10"
+            out[f"needle_{label}recall_snr5{suffix}"] = figure(r, "", base + ", 0.4 ms")
+            out[f"needle_{label}precision_snr5{suffix}"] = figure(p, "", "same runs, 0.4 ms")
+            out[f"needle_{label}recall_snr5{suffix}_1ms"] = figure(r1, "", "same runs, 1 ms")
+            out[f"needle_{label}precision_snr5{suffix}_1ms"] = figure(p1, "", "same, 1 ms")
+    for band in ("5-10", "10-20", "20-inf"):
+        for meth in ("decomp", "detect"):
+            for tol in ("0.4", "1"):
+                r, p, n = nd.get(meth, tol, band)
+                if n == 0:  # no unit in that band in these runs
+                    continue
+                key = f"needle_{meth}_p2p{band.replace('-', 'to')}_{tol.replace('.', 'p')}ms"
+                out[key + "_recall"] = figure(
+                    r, "", f"both noise levels, {n} discharges of units with p2p SNR {band}"
+                )
+                out[key + "_precision"] = figure(p, "", "same")
+    lo, firing = _surface_runs(LOW_FORCE_PCT)
     base = (
-        f"surface-steady {LOW_FORCE_PCT} % MVC (~{lo['firing']:.0f} units firing), 8 ch x 3 "
-        f"seeds, {SURFACE_NOISE_UV} uV noise, 0.4 ms, targets: band-filtered MUAP >= 5 sigma"
+        f"surface-steady {LOW_FORCE_PCT} % MVC (~{firing:.0f} units firing), 8 ch x 3 seeds, "
+        f"{SURFACE_NOISE_UV} uV noise, units with p2p SNR >= 5"
     )
-    out["surface_recall_low_force"] = figure(lo["recall"], "", base)
-    out["surface_precision_low_force"] = figure(lo["precision"], "", "same runs")
-    out["surface_recall_low_force_1ms"] = figure(lo["recall_1ms"], "", "same runs, 1 ms")
-    out["surface_precision_low_force_1ms"] = figure(lo["precision_1ms"], "", "same, 1 ms")
-    out["surface_recall_low_force_isolated"] = figure(
-        lo["recall_isolated"], "", "target discharges with no other discharge within 15 ms"
-    )
-    out["surface_target_units"] = figure(lo["targets"], "unit-channels", "same runs")
-    hi = _surface(HIGHER_FORCE_PCT)
+    for meth, label in (("decomp", ""), ("detect", "detect_")):
+        r, p, n = lo.get(meth, "0.4", "all")
+        r1, p1, _ = lo.get(meth, "1", "all")
+        what = "decomposition trains" if meth == "decomp" else "detect_spikes"
+        out[f"surface_{label}recall_low_force"] = figure(r, "", f"{base} ({n}), {what}, 0.4 ms")
+        out[f"surface_{label}precision_low_force"] = figure(p, "", "same runs")
+        out[f"surface_{label}recall_low_force_1ms"] = figure(r1, "", "same runs, 1 ms")
+        out[f"surface_{label}precision_low_force_1ms"] = figure(p1, "", "same, 1 ms")
+        for band in ("5-10", "10-20", "20-inf"):
+            rb, pb, nb = lo.get(meth, "0.4", band)
+            if nb == 0:
+                continue
+            key = f"surface_{meth}_p2p{band.replace('-', 'to')}"
+            out[key + "_recall"] = figure(rb, "", f"low force, {nb} discharges, 0.4 ms")
+            out[key + "_precision"] = figure(pb, "", "same")
+    hi, firing_hi = _surface_runs(HIGHER_FORCE_PCT)
+    r, p, n = hi.get("decomp", "0.4", "all")
     out["surface_recall_0p5pct"] = figure(
-        hi["recall"], "", f"{HIGHER_FORCE_PCT} % MVC (~{hi['firing']:.0f} units firing)"
+        r, "", f"{HIGHER_FORCE_PCT} % MVC (~{firing_hi:.0f} units firing), {n}, decomposition"
     )
-    out["surface_precision_0p5pct"] = figure(hi["precision"], "", "same runs")
-    out["surface_target_units_0p5pct"] = figure(hi["targets"], "unit-channels", "same runs")
+    out["surface_precision_0p5pct"] = figure(p, "", "same runs")
+    if os.environ.get("MW_BENCH_CORE_GENERALITY", "1") != "0":
+        out.update(_generality())
     return out
 
 

@@ -118,8 +118,9 @@ def _energy_peak(x: np.ndarray, w: int) -> np.ndarray:
     return np.argmax(e, axis=1)
 
 
-def _best_shift(a: np.ndarray, b: np.ndarray, m: int) -> tuple[int, float]:
-    """Integer shift s in -m..m minimising ||a - b shifted by s||^2 over the central part."""
+def _best_shift(a: np.ndarray, b: np.ndarray, m: int) -> tuple[float, float]:
+    """Shift s (samples, to a quarter sample) in -m..m minimising ||a - b delayed by s||^2
+    over the central part; (s, that squared distance)."""
     n = a.size
     core = a[m : n - m]
     best, bs = np.inf, 0
@@ -128,7 +129,14 @@ def _best_shift(a: np.ndarray, b: np.ndarray, m: int) -> tuple[int, float]:
         v = float(d @ d)
         if v < best:
             best, bs = v, s
-    return bs, best
+    out = (float(bs), best)
+    for f in (-0.5, -0.25, 0.25, 0.5):
+        bb = _frac_shift(b, bs + f)
+        d = core - bb[m : n - m]
+        v = float(d @ d)
+        if v < out[1]:
+            out = (bs + f, v)
+    return out
 
 
 def _noise_acf(q: np.ndarray, quiet: np.ndarray, lags: int) -> np.ndarray:
@@ -281,33 +289,69 @@ class _Unit:
     spread: float  # mean squared deviation of members from the template per sample (sigma^2)
 
 
+SPREAD_MAX = 1.6  # a unit's members deviate from its template by <= 1.6 sigma^2 per sample
+
+
+def _spread(ext: np.ndarray, g: _Geometry) -> tuple[np.ndarray, float]:
+    """(template, median over members of their mean squared deviation from it per sample)."""
+    t, sh = _consensus(ext, g)
+    dev = _take(ext, sh, g) - t[None, :]
+    return t, float(np.median((dev**2).mean(axis=1)))
+
+
+def _split2(ext: np.ndarray, g: _Geometry) -> list[np.ndarray]:
+    """Two groups by Ward linkage on the principal components of the aligned members."""
+    x = _take(ext, _align(ext, g), g)
+    xc = x - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(xc, full_matrices=False)
+    f = xc @ vt[: min(4, vt.shape[0])].T
+    lab = hierarchy.fcluster(hierarchy.linkage(f, method="ward"), 2, criterion="maxclust") - 1
+    return [np.flatnonzero(lab == c) for c in (0, 1)]
+
+
 def _learn(ext: np.ndarray, g: _Geometry, k: float, max_units: int, min_count: int) -> list[_Unit]:
-    """Units from extended snippets (sigma units) of isolated candidates."""
-    groups = _cluster(ext, g, 2 * max_units, min_count)
-    units: list[tuple[np.ndarray, np.ndarray]] = []  # (template, member indices)
-    for grp in groups:
-        t, _ = _consensus(ext[grp], g)
-        units.append((t, grp))
-    units = _merge(units, ext, g)
+    """Units from extended snippets (sigma units) of isolated candidates: clusters are split
+    until their members share one waveform (spread <= SPREAD_MAX), then clusters whose
+    templates a matcher could not tell apart are merged."""
+    queue = _cluster(ext, g, 2 * max_units, min_count)
+    done: list[tuple[np.ndarray, np.ndarray]] = []
+    while queue:
+        grp = queue.pop()
+        if len(grp) < min_count:
+            continue
+        t, sp = _spread(ext[grp], g)
+        if len(grp) >= 2 * min_count:
+            halves = [grp[h] for h in _split2(ext[grp], g)]
+            if sp > SPREAD_MAX:
+                queue.extend(halves)
+                continue
+            if min(len(h) for h in halves) >= min_count:
+                ta, tb = (_consensus(ext[h], g)[0] for h in halves)
+                m = max(1, g.margin)
+                if not _same_unit(ta, tb, m, len(halves[0]), len(halves[1])):
+                    queue.extend(halves)  # two units that one cluster held
+                    continue
+        if sp <= SPREAD_MAX:
+            done.append((t, grp))
+    done = _merge(done, ext, g)
     out = []
-    for t, grp in units:
-        t, sh = _consensus(ext[grp], g)
-        dev = _take(ext[grp], sh, g) - t[None, :]
-        spread = float((dev**2).mean())
-        # a unit: enough members, a waveform its members share (what is left of them is at
-        # most twice the background), and a template that itself reaches most of the threshold
-        if len(grp) >= min_count and spread <= 2.0 and np.abs(t).max() >= 0.6 * k:
-            out.append(_Unit(t, len(grp), spread))
+    for t, grp in done:
+        t, sp = _spread(ext[grp], g)
+        # a template that itself reaches most of the threshold (not an average of noise)
+        if len(grp) >= min_count and sp <= SPREAD_MAX and np.abs(t).max() >= 0.6 * k:
+            out.append(_Unit(t, len(grp), sp))
     out.sort(key=lambda u: -u.members * float(u.template @ u.template))
     return out[:max_units]
 
 
-def _same_unit(a: np.ndarray, b: np.ndarray, m: int) -> bool:
-    """Templates (sigma units) a matcher could not tell apart: after the best shift their
-    difference is within 10 % of the smaller energy plus a few sigma^2 of noise."""
+def _same_unit(a: np.ndarray, b: np.ndarray, m: int, na: int = 0, nb: int = 0) -> bool:
+    """Templates (sigma units) of one unit: after the best (sub-sample) shift their squared
+    difference is within what averaging noise leaves (twice L/na + L/nb sigma^2) plus 3 % of
+    the smaller energy (alignment and shape jitter)."""
     _, d = _best_shift(a, b, m)
     e = min(float(a @ a), float(b @ b))
-    return d <= 0.1 * e + 9.0
+    n_noise = a.size * (1.0 / max(na, 1) + 1.0 / max(nb, 1)) if na and nb else 9.0
+    return d <= 0.03 * e + 2.0 * n_noise
 
 
 def _merge(
@@ -320,7 +364,7 @@ def _merge(
         best = None
         for i in range(len(units)):
             for j in range(i + 1, len(units)):
-                if _same_unit(units[i][0], units[j][0], m):
+                if _same_unit(units[i][0], units[j][0], m, len(units[i][1]), len(units[j][1])):
                     _, d = _best_shift(units[i][0], units[j][0], m)
                     if best is None or d < best[0]:
                         best = (d, i, j)
@@ -434,7 +478,7 @@ def decompose(
     preset: str | Preset = "needle",
     *,
     detection: SpikeResult | None = None,
-    max_units: int = 12,
+    max_units: int = 20,
     min_count: int | None = None,
     z: float = 4.0,
     alpha: tuple[float, float] = (0.6, 1.6),
@@ -442,6 +486,7 @@ def decompose(
     gap_ms: float = 2.5,
     reference: str = "wideband",
     rounds: int = 2,
+    learn_k: float | None = None,
     keep_residual: bool = False,
     **detect_kw: Any,
 ) -> Decomposition:
@@ -503,24 +548,27 @@ def decompose(
         right = np.r_[d, np.inf]
         return (left > g.length) & (right > g.length)
 
-    iso = centres[isolated(centres)] if centres.size else centres
+    if learn_k is None or learn_k >= k:
+        iso = centres[isolated(centres)] if centres.size else centres
+    else:  # candidates below the detection threshold too: units whose MUAPs barely reach it
+        iso = _residual_peaks(zf, learn_k, g)
     ext, _ = _cut(zf, iso, g)
     units = _learn(ext, g, k, max_units, mc) if len(ext) else []
     templates = [u.template for u in units]
     opts = {"z": z, "alpha": alpha, "frac": frac, "gap": gap, "seg_k": k}
     unit, pos, alp, resid, full = _peel(q, templates, g, fs, acf, **opts)
     for _ in range(rounds - 1):
-        if templates:
-            templates = _refit_templates(q, resid, unit, pos, alp, templates, g)
-        # units in what the fits left: isolated detections of the residual
+        # learn again from every fitted discharge, cleaned of the other fits (residual + its
+        # own fit: overlapped discharges join), and from what the fits left unexplained
+        ext1 = _cleaned(resid, unit, pos, alp, templates, g)
         rz = resid / SIGMA_LSB
-        cand = _residual_peaks(rz, k, g)
-        if cand.size >= mc and len(templates) < max_units:
-            ext2, _ = _cut(rz, cand, g)
-            m = max(1, g.margin)
-            for nu in _learn(ext2, g, k, max_units - len(templates), mc):
-                if not any(_same_unit(t, nu.template, m) for t in templates):
-                    templates.append(nu.template)
+        cand = _residual_peaks(rz, k if learn_k is None else min(k, learn_k), g)
+        ext2, _ = _cut(rz, cand, g)
+        pool = np.concatenate([ext1, ext2]) if len(ext2) else ext1
+        if len(pool) >= mc:
+            relearnt = [u.template for u in _learn(pool, g, k, max_units, mc)]
+            if relearnt:
+                templates = relearnt
         unit, pos, alp, resid, full = _peel(q, templates, g, fs, acf, **opts)
         # units the matching hardly uses are dropped (a cluster of what was not one unit)
         counts = np.bincount(unit, minlength=len(templates))
@@ -528,6 +576,13 @@ def decompose(
         if len(keep) < len(templates):
             templates = [templates[u] for u in keep]
             unit, pos, alp, resid, full = _peel(q, templates, g, fs, acf, **opts)
+
+    # one unit seen as two templates (e.g. aligned on different phases): similar waveforms
+    # whose discharges interleave instead of coinciding at random
+    merged = _merge_by_trains(templates, unit, pos, g)
+    if len(merged) < len(templates):
+        templates = merged
+        unit, pos, alp, resid, full = _peel(q, templates, g, fs, acf, **opts)
 
     n_u = len(templates)
     tm = np.array(templates).reshape(n_u, g.length)
@@ -584,6 +639,72 @@ def decompose(
         counters=counters,
         residual=resid.astype(np.float64) / SIGMA_LSB * sigma if keep_residual else None,
     )
+
+
+def _merge_by_trains(
+    templates: list[np.ndarray], unit: np.ndarray, pos: np.ndarray, g: _Geometry
+) -> list[np.ndarray]:
+    """Merge templates that are one unit: after the best shift they differ by less than a
+    third of the smaller energy, and fewer than 10 % of the discharges of the smaller train
+    fall within half an inter-discharge interval of the other's (independent units coincide
+    that closely about half of the time; the two halves of one split unit alternate)."""
+    m = max(1, g.margin)
+    keep = list(range(len(templates)))
+    trains = {u: np.sort(pos[unit == u]) for u in keep}
+    changed = True
+    while changed:
+        changed = False
+        for i in keep:
+            for j in keep:
+                if j <= i or trains[i].size < 3 or trains[j].size < 3:
+                    continue
+                a, b = templates[i], templates[j]
+                _, d = _best_shift(a, b, m)
+                if d > min(float(a @ a), float(b @ b)) / 3.0:
+                    continue
+                small, big = (
+                    (trains[i], trains[j])
+                    if trains[i].size <= trains[j].size
+                    else (
+                        trains[j],
+                        trains[i],
+                    )
+                )
+                half = 0.5 * min(np.median(np.diff(trains[i])), np.median(np.diff(trains[j])))
+                k = np.searchsorted(big, small)
+                near = np.minimum(
+                    np.abs(small - big[np.clip(k - 1, 0, big.size - 1)]),
+                    np.abs(small - big[np.clip(k, 0, big.size - 1)]),
+                )
+                if np.mean(near < half) < 0.1:
+                    keep.remove(j if trains[i].size >= trains[j].size else i)
+                    changed = True
+                    break
+            if changed:
+                break
+    return [templates[u] for u in keep]
+
+
+def _cleaned(
+    resid: np.ndarray,
+    unit: np.ndarray,
+    pos: np.ndarray,
+    alpha: np.ndarray,
+    templates: list[np.ndarray],
+    g: _Geometry,
+) -> np.ndarray:
+    """Extended snippets (sigma units) of every fit: the residual plus that fit alone, so the
+    discharge is seen without the units that overlapped it; aligned to its template."""
+    m, lq = g.margin, g.length
+    out = []
+    for i in range(unit.size):
+        a = int(np.floor(pos[i]))
+        if a - m < 0 or a + lq + m > resid.size:
+            continue
+        ext = resid[a - m : a + lq + m] / SIGMA_LSB
+        ext[m : m + lq] += _frac_shift(templates[unit[i]], pos[i] - a) * alpha[i]
+        out.append(ext)
+    return np.array(out).reshape(len(out), lq + 2 * m)
 
 
 def _residual_peaks(rz: np.ndarray, k: float, g: _Geometry) -> np.ndarray:

@@ -95,24 +95,32 @@ def read_channel(path: Path, channel: str | None) -> Channel:
     show_default=True,
     help="detection settings",
 )
-@click.option("--sort", "do_sort", is_flag=True, help="sort spikes into motor units (templates)")
+@click.option(
+    "--sort",
+    "do_sort",
+    is_flag=True,
+    help="decompose into motor units (templates + peel-off; overlaps resolved)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON: fs, channel, spikes")
 def command(file: Path, channel: str | None, preset: str, do_sort: bool, as_json: bool) -> None:
-    """Detect MUAP spikes in FILE (EDF/BDF(+) or a WFDB record's .hea) with the C core."""
-    from muwatch.analysis import detect_spikes, sort_spikes
+    """Detect MUAP spikes in FILE (EDF/BDF(+) or a WFDB record's .hea) with the C core.
+
+    With --sort the channel is decomposed (muwatch.analysis.decompose): every discharge of a
+    unit at that unit's reference point, plus the detections no unit explains (unit null)."""
+    from muwatch.analysis import decompose, detect_spikes
 
     ch = read_channel(file, channel)
-    res = detect_spikes(ch.data, ch.fs, preset)
-    srt = sort_spikes(res) if do_sort else None
+    res = detect_spikes(ch.data, ch.fs, preset, keep_filtered=do_sort)
+    dec = decompose(ch.data, ch.fs, preset, detection=res) if do_sort else None
     ev = res.events
     if as_json:
+        if dec is not None:
+            rows = zip(dec.events["t"], dec.events["amplitude"], dec.events["unit"], strict=True)
+        else:
+            rows = zip(ev["t"], ev["amplitude"], np.full(len(ev), -1), strict=True)
         spikes = [
-            {
-                "t": round(float(t), 7),
-                "amplitude": float(a),
-                "unit": (int(u) if u >= 0 else None) if do_sort else None,
-            }
-            for t, a, u in zip(ev["t"], ev["amplitude"], ev["unit"], strict=True)
+            {"t": round(float(t), 7), "amplitude": float(a), "unit": int(u) if u >= 0 else None}
+            for t, a, u in rows
         ]
         click.echo(json.dumps({"fs": ch.fs, "channel": ch.name, "spikes": spikes}))
         return
@@ -128,12 +136,15 @@ def command(file: Path, channel: str | None, preset: str, do_sort: bool, as_json
         f"{len(ev)} spikes ({len(ev) / dur:.1f}/s); artifacts rejected {c['rejected']}, "
         f"samples not searched (start-up) {c['unsearched']}"
     )
-    if srt is not None:
-        click.echo(f"{srt.n_units} units; unassigned {int(np.sum(srt.units < 0))} spikes")
-        for u in range(srt.n_units):
-            t = ev["t"][srt.units == u]
-            amp = np.median(np.abs(ev["amplitude"][srt.units == u]))
+    if dec is not None:
+        click.echo(
+            f"{dec.n_units} units, {dec.counters['fits']} discharges; "
+            f"unassigned {dec.counters['unassigned']} detections; "
+            f"residual sigma {dec.residual_sigma:.4g} {unit}"
+        )
+        for u, t in dec.trains.items():
+            amp = np.median(np.abs(dec.events["amplitude"][dec.events["unit"] == u]))
             rate = (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
             click.echo(
-                f"  unit {u}: {len(t)} spikes, {rate:.1f} Hz, median |peak| {amp:.4g} {unit}"
+                f"  unit {u}: {len(t)} discharges, {rate:.1f} Hz, median |peak| {amp:.4g} {unit}"
             )

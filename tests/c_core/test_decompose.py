@@ -1,0 +1,170 @@
+"""decompose(): templates learnt from isolated MUAPs, peel-off over the whole signal.
+
+The synthetic recordings here are built in the test (three needle-like units of different
+shapes and sizes, jittered regular firing, white noise), so every discharge, including the
+superimposed ones, has a known time at its MUAP's own extremum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from muwatch.analysis import Decomposition, decompose, detect_spikes
+from muwatch.analysis._corewrap import Matcher
+from muwatch.errors import UsageError
+from muwatch.eval import match_events
+
+
+def _shape(fs: float, widths_ms: tuple[float, ...], amps: tuple[float, ...], lags_ms) -> np.ndarray:
+    t = np.arange(-3e-3, 3e-3, 1 / fs)
+    out = np.zeros_like(t)
+    for w, a, lag in zip(widths_ms, amps, lags_ms, strict=True):
+        x = (t - lag * 1e-3) / (w * 1e-3)
+        out += a * (1 - 2 * x * x) * np.exp(-x * x)  # Mexican-hat phases
+    return out
+
+
+def _recording(fs: float = 10_000.0, seconds: float = 12.0, seed: int = 3, sign: float = 1.0):
+    rng = np.random.default_rng(seed)
+    shapes = [
+        _shape(fs, (0.12, 0.2), (14.0, -6.0), (0.0, 0.45)),
+        _shape(fs, (0.15, 0.15, 0.25), (-9.0, 7.0, -3.0), (0.0, 0.35, 0.9)),
+        _shape(fs, (0.2,), (-8.0,), (0.0,)),
+    ]
+    n = int(fs * seconds)
+    x = rng.standard_normal(n)
+    truth = []
+    for k, s in enumerate(shapes):
+        isi = 1.0 / (12.0 + 3 * k)
+        t = np.cumsum(isi * (1 + 0.15 * rng.standard_normal(int(seconds / isi) + 5)))
+        t = t[(t > 0.05) & (t < seconds - 0.05)]
+        i0 = np.round(t * fs).astype(int)
+        for i in i0:
+            x[i - s.size // 2 : i - s.size // 2 + s.size] += sign * s
+        peak = int(np.argmax(np.abs(s))) - s.size // 2
+        truth.append((i0 + peak) / fs)
+    return x, fs, truth
+
+
+def _overlapped(truth: list[np.ndarray], within: float) -> list[np.ndarray]:
+    allt = np.sort(np.concatenate(truth))
+    out = []
+    for t in truth:
+        near = np.searchsorted(allt, t + within) - np.searchsorted(allt, t - within)
+        out.append(t[near > 1])
+    return out
+
+
+@pytest.fixture(scope="module")
+def rec():
+    x, fs, truth = _recording()
+    return x, fs, truth, decompose(x, fs, "needle")
+
+
+def test_units_and_trains_including_superpositions(rec) -> None:
+    x, fs, truth, dec = rec
+    assert isinstance(dec, Decomposition)
+    assert dec.n_units == 3
+    fits = dec.events[dec.events["unit"] >= 0]
+    for t in truth:  # each true unit is one decomposed unit, nearly every discharge at 0.4 ms
+        best = max(range(dec.n_units), key=lambda u: match_events(t, dec.trains[u], 4e-4)[0].size)
+        hit = match_events(t, dec.trains[best], 4e-4)[0].size
+        assert hit >= 0.95 * t.size
+    allt = np.concatenate(truth)
+    ti, di = match_events(allt, fits["t"], 4e-4)
+    assert di.size >= 0.97 * fits.size  # precision
+    # superimposed discharges (another MUAP within 1.5 ms): found by the peel-off, while the
+    # detector with its dead time cannot report both
+    ov = np.concatenate(_overlapped(truth, 1.5e-3))
+    assert ov.size >= 20
+    got = match_events(ov, fits["t"], 4e-4)[0].size / ov.size
+    det = detect_spikes(x, fs, "needle")
+    seen = match_events(ov, det.events["t"], 4e-4)[0].size / ov.size
+    assert got >= 0.75 and got > seen + 0.1
+
+
+def test_one_reference_point_per_unit(rec) -> None:
+    """Every discharge of a unit is timed at the same point of its MUAP: the offsets from the
+    true extremum have a spread of a fraction of a sample."""
+    _, fs, truth, dec = rec
+    for t in truth:
+        best = max(range(dec.n_units), key=lambda u: match_events(t, dec.trains[u], 4e-4)[0].size)
+        ti, di = match_events(t, dec.trains[best], 4e-4)
+        d = (dec.trains[best][di] - t[ti]) * fs
+        assert np.percentile(np.abs(d - np.median(d)), 90) < 0.6
+        assert abs(np.median(d)) < 1.0
+
+
+def test_unexplained_detections_stay_unassigned() -> None:
+    x, fs, truth = _recording(seconds=6.0, seed=5)
+    odd = _shape(fs, (0.3, 0.3), (30.0, 30.0), (0.0, 0.8))  # a large, unknown potential, 4x
+    at = np.array([1.01, 2.37, 3.63, 4.89])
+    for a in at:
+        i = int(a * fs)
+        x[i : i + odd.size] += odd
+    dec = decompose(x, fs, "needle")
+    un = dec.unassigned
+    assert un.size >= 4 and dec.counters["unassigned"] == un.size
+    hit = match_events(at + odd.size / 2 / fs, un, 1.5e-3)[0].size
+    assert hit == 4
+    assert np.all(dec.events["unit"][dec.events["unit"] < 0] == -1)
+    assert np.all(np.isnan(dec.events["alpha"][dec.events["unit"] < 0]))
+
+
+def test_polarity_and_rates() -> None:
+    """The inverted channel gives the same trains; 24 kHz works like 10 kHz."""
+    for fs, sign in ((10_000.0, -1.0), (24_000.0, 1.0)):
+        x, fs, truth = _recording(fs=fs, seconds=5.0, seed=11, sign=sign)
+        dec = decompose(x, fs, "needle")
+        fits = dec.events["t"][dec.events["unit"] >= 0]
+        allt = np.concatenate(truth)
+        hit = match_events(allt, fits, 4e-4)[0].size
+        assert hit >= 0.95 * allt.size and hit >= 0.97 * fits.size, (fs, sign)
+
+
+def test_residual_is_what_the_fits_leave(rec) -> None:
+    x, fs, _, _ = rec
+    dec = decompose(x, fs, "needle", keep_residual=True)
+    assert dec.residual is not None and dec.residual.size == x.size
+    assert dec.residual_sigma < dec.noise_sigma
+    # what stays above the detection threshold: a few unresolved near-coincident pairs at most
+    k = dec.preset.k * dec.noise_sigma
+    assert np.count_nonzero(np.abs(dec.residual) > k) < 0.05 * np.count_nonzero(
+        np.abs(dec.detection.filtered) > k
+    )
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"alpha": (1.2, 1.5)}, "alpha"),
+        ({"z": 0.0}, "z must"),
+        ({"rounds": 0}, "rounds"),
+        ({"reference": "onset"}, "reference"),
+        ({"max_units": 0}, "max_units"),
+        ({"min_count": 1}, "min_count"),
+    ],
+)
+def test_bad_parameters_are_refused(kw, message) -> None:
+    x, fs, _ = _recording(seconds=1.0)
+    with pytest.raises(UsageError, match=message):
+        decompose(x, fs, "needle", **kw)
+
+
+def test_matcher_wrapper_refuses_bad_input() -> None:
+    t = np.zeros((2, 16), np.int16)
+    t[:, 5] = 1000
+    m = Matcher(t, np.array([0, 1]), np.array([10, 10]))
+    r = np.zeros(100, np.int16)
+    r[20:36] += t[0]
+    hits, full = m.run(r, np.array([[0, 100]]))
+    assert hits.size == 1 and hits["pos"][0] == 20 and full == 0 and not r.any()
+    with pytest.raises(UsageError, match="int16"):
+        m.run(np.zeros(100, np.int32), np.array([[0, 100]]))
+    with pytest.raises(UsageError, match="segments"):
+        m.run(np.zeros(100, np.int16), np.array([[50, 120]]))
+    with pytest.raises(UsageError, match="zero energy"):
+        Matcher(np.zeros((1, 16), np.int16), np.array([0]), np.array([1]))
+    with pytest.raises(UsageError, match="amplitude range"):
+        Matcher(t, np.array([0, 1]), np.array([1, 1]), alpha=(1.5, 1.2))
+    with pytest.raises(UsageError, match="rows"):
+        Matcher(np.ones((65, 16), np.int16), np.zeros(65), np.ones(65))
