@@ -516,7 +516,8 @@ def _generality(seed: int = 1) -> dict[str, dict[str, object]]:
         ("needle_myopathy", "myopathy", {}, 1.0),
         ("needle_nmj", "nmj-instability", {}, 1.0),
         ("needle_10khz", "needle-steady", {"fs": 10000.0}, 1.0),
-        ("needle_24khz", "needle-steady", {"fs": 24000.0}, 1.0),
+        # the simulator stops at 20 kHz: 24 kHz is a 12 kHz recording resampled by 2
+        ("needle_24khz", "needle-steady", {"fs": 12000.0}, 1.0),
         ("needle_inverted", "needle-steady", {}, -1.0),
     ]
     out: dict[str, dict[str, object]] = {}
@@ -528,7 +529,12 @@ def _generality(seed: int = 1) -> dict[str, dict[str, object]]:
         rec.data[c] *= sign
         times, snr = p2p_targets(rec, c, PRESETS["needle"].band)
         tally = _Tally()
-        det_t, fit_t, dec = _decomposed(rec.data[c], rec.fs, "needle")
+        x, fs = rec.data[c], rec.fs
+        if name.endswith("24khz"):
+            from scipy.signal import resample_poly
+
+            x, fs = resample_poly(x, 2, 1), 2 * fs
+        det_t, fit_t, dec = _decomposed(x, fs, "needle")
         tally.add("detect", det_t, times, snr)
         tally.add("decomp", fit_t, times, snr)
         r, p, n = tally.get("decomp", "0.4", "all")
