@@ -53,7 +53,7 @@ lint: $(STAMP)
 	$(PY) firmware/tools/typecheck.py
 
 demo: $(CORE_SO)
-	@echo "make demo arrives with the end-to-end issue; see README.md for what exists."
+	$(PY) -m muwatch.demo $(DEMO_ARGS)
 
 cross:
 	$(MAKE) -C c_core cross

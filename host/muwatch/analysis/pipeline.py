@@ -326,7 +326,8 @@ def analyze(
             "channels": rec.channels,
             "kinds": rec.kinds,
             "duration_s": rec.n_samples / rec.fs,
-            "missing_samples": int((~rec.valid).sum()) if rec.valid is not None else 0,
+            "missing_samples": _bad_samples(rec, "BAD_GAP"),
+            "padding_samples": _bad_samples(rec, "BAD_PAD"),
         }
     )
     phases = phases_of(rec)
@@ -364,6 +365,18 @@ def analyze(
         ):
             out.skip(m, "no surface channel")
     return out
+
+
+def _bad_samples(rec: Recording, prefix: str) -> int:
+    """Samples covered by annotations starting with `prefix` (lost samples, record padding)."""
+    mask = np.zeros(rec.n_samples, dtype=bool)
+    for a in rec.annotations:
+        if a.text.upper().startswith(prefix):
+            i0 = max(0, int(math.floor(a.onset_s * rec.fs)))
+            mask[i0 : min(rec.n_samples, int(math.ceil((a.onset_s + a.duration_s) * rec.fs)))] = (
+                True
+            )
+    return int(mask.sum())
 
 
 def _check_channel(rec: Recording, ch: int) -> None:
