@@ -424,10 +424,7 @@ class Device:
     async def open(self) -> DeviceInfo:
         """Connect and read GET_INFO (refusing a protocol version this host does not speak)."""
         self._closing = False
-        try:
-            await self.transport.open(timeout=self.connect_timeout)
-        except TransportError:
-            raise
+        await self.transport.open(timeout=self.connect_timeout)
         self._set_link("open", self.transport.description)
         self._reset_link_counters()
         # A sensor that has just booted may miss the first request: ask again until the
@@ -440,7 +437,6 @@ class Device:
             except DeviceTimeout:
                 if self._clock() + self.request_timeout > deadline:
                     raise
-
         if info.protocol_version != pc.PROTOCOL_VERSION:
             await self.close()
             raise DeviceError(
