@@ -168,3 +168,10 @@ def test_matcher_wrapper_refuses_bad_input() -> None:
         Matcher(t, np.array([0, 1]), np.array([1, 1]), alpha=(1.5, 1.2))
     with pytest.raises(UsageError, match="rows"):
         Matcher(np.ones((65, 16), np.int16), np.zeros(65), np.ones(65))
+
+
+def test_noise_alone_gives_no_unit() -> None:
+    x = np.random.default_rng(0).standard_normal(50_000)
+    for fs, preset in ((10_000.0, "needle"), (4000.0, "surface")):
+        dec = decompose(x, fs, preset)
+        assert dec.n_units == 0 and len(dec.events) == 0 and dec.templates.shape[0] == 0
