@@ -94,7 +94,8 @@ def auto_windows(
 
     Candidates are the peaks of the template's main polarity (a single-fibre potential has one
     main peak, so two same-polarity peaks are two fibres, never the lobes of one), at least
-    `min_sep_ms` apart and separated by a dip of at least `min_dip` of the smaller one. Among
+    `min_sep_ms` apart, each at least 20 % of the largest and 8 noise SD, and separated by a dip
+    of at least `min_dip` of the smaller one. Among
     them the pair whose peak times are least disturbed by noise wins: a peak's timing error is
     about σ/(√2·c) samples (σ the noise SD before the MUAP, c the peak's curvature), so the sum
     of the two squared errors is minimised. Each potential gets a window of ±half_width_ms."""
@@ -117,8 +118,9 @@ def auto_windows(
         / 0.6745
     )
     cands = []
+    floor = max(0.2 * float(y.max()), 8.0 * sigma)  # a real potential, well above the noise
     for i, v in _peaks(tpl, pol):
-        if hw <= i < tpl.size - hw:
+        if hw <= i < tpl.size - hw and v >= floor:
             c = 2 * y[i] - y[i - 1] - y[i + 1]
             if c > 0:
                 cands.append((i, v, (max(sigma, 1e-9) / (np.sqrt(2.0) * c)) ** 2))

@@ -1,0 +1,258 @@
+"""Benchmarks of the MUNE area (`make bench AREA=mune`): accuracy against the simulator's truth.
+
+Figures (build/bench/mune.json):
+- munix_r2, munix_monotone: MUNIX vs N over pools of N = 20...200 with fixed MUAP sizes (the pool's
+  size distribution does not depend on N), mean of two pools per N; monotone = fraction of
+  consecutive N steps where MUNIX rises.
+- munix_amp_half_ratio, munix_amp_double_ratio: MUNIX of the same 100 units with every MUAP at
+  half / double amplitude, divided by MUNIX at the original size (Li, Rymer & Zhou 2012: MUNIX
+  falls when MUAP amplitude falls at constant N).
+- cmapscan_median_abs_err (fraction of the true N) on Bostock 2016's 60-scan degeneration series,
+  with the mean signed error per N (cmapscan_err_nNNN) and, as a baseline from the same scans,
+  the statistical (Poisson) MUNE's median error.
+- munix_cv: coefficient of variation of MUNIX over 10 repeated simulated sessions of one subject
+  (electrodes replaced each time); the published intra-rater figure is 14 %.
+- jitter_rel_err: needle recording at 10 kHz (rendered at 20 kHz and decimated through an
+  anti-alias FIR, as the ADC's decimation filter does), jitter of fibre pairs of the units near
+  the needle vs the set value; median relative error over units and set values.
+- jiggle_cad_stable / _unstable and jiggle_rises: consecutive amplitude difference (%) of the same
+  units with stable and unstable junctions (more jitter and impulse blocking).
+- demo_seconds: wall time of `python -m muwatch.demo` (the budget is 180 s).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import subprocess
+import sys
+import time
+
+import numpy as np
+from figures import ROOT, figure
+from muwatch import sim
+from muwatch.analysis.cmapscan import cmap_scan_mune
+from muwatch.analysis.jitter import jiggle, jitter
+from muwatch.analysis.pipeline import Annotation, Recording, analyze
+from muwatch.analysis.poisson import poisson_mune, scan_blocks
+from muwatch.errors import UsageError
+from scipy import signal as sps
+
+QUIET = sim.NoiseConfig(floor_uv_rms=2.0)
+
+
+def _recording(rec: sim.Recording) -> Recording:
+    ann = [Annotation(a.onset, a.duration, a.text) for a in rec.annotations]
+    return Recording(rec.fs, list(rec.channels), rec.data * 1e6, ann, "array")
+
+
+def _munix_of(pool: sim.MotorUnitPool, seed: int) -> float | None:
+    rec = sim.simulate_session(
+        pool, sim.MUNIX_SCHEDULE, fs=4000, layout="belly", noise=QUIET, seed=seed
+    )
+    m = analyze(_recording(rec)).methods.get("munix") or {}
+    return m.get("munix")
+
+
+def bench_munix(out: dict) -> None:
+    ns = list(range(20, 201, 20))
+    vals = []
+    for n in ns:
+        v = [_munix_of(sim.make_pool("ADM", n_units=n, seed=s), seed=s) for s in (11, 12)]
+        v = [x for x in v if x is not None]
+        vals.append(float(np.mean(v)) if v else float("nan"))
+    vals_a = np.array(vals)
+    ok = np.isfinite(vals_a)
+    r = float(np.corrcoef(np.array(ns)[ok], vals_a[ok])[0, 1]) if ok.sum() > 2 else 0.0
+    out["munix_r2"] = figure(
+        r * r, "", "Pearson r² of MUNIX vs true N, N = 20..200 (fixed MUAP sizes)"
+    )
+    steps = np.diff(vals_a[ok])
+    out["munix_monotone"] = figure(
+        float(np.mean(steps > 0)), "fraction", "consecutive N steps where MUNIX rises"
+    )
+    out["munix_per_unit"] = figure(
+        float(np.nanmean(vals_a / np.array(ns))), "MUNIX/N", "mean MUNIX / true N"
+    )
+    print("  MUNIX vs N: " + ", ".join(f"{n}:{v:.0f}" for n, v in zip(ns, vals, strict=True)))
+    base = sim.make_pool("ADM", n_units=100, seed=13)
+    ref = _munix_of(base, 13)
+    for k, name in ((0.5, "half"), (2.0, "double")):
+        p = dataclasses.replace(base, volts_per_fibre=base.volts_per_fibre * k)
+        v = _munix_of(p, 13)
+        ratio = (v / ref) if (v and ref) else float("nan")
+        out[f"munix_amp_{name}_ratio"] = figure(
+            ratio, "", f"MUNIX with MUAPs x{k} / MUNIX at original size, N = 100 (Li 2012 bias)"
+        )
+
+
+def bench_cmapscan(out: dict) -> None:
+    scans = sim.degeneration_series(range(10))
+    errs: dict[int, list[float]] = {}
+    perrs: list[float] = []
+    t0 = time.perf_counter()
+    for sc in scans:
+        y = sc.amplitude_v * 1e6
+        r = cmap_scan_mune(sc.stim_ma, y)
+        errs.setdefault(sc.n_units, []).append((r.mune - sc.n_units) / sc.n_units)
+        blocks = scan_blocks(sc.stim_ma, y, r.cmap_max_uv, size=20)
+        if blocks:
+            p = poisson_mune(blocks, r.cmap_max_uv, r.noise_uv)
+            if p.mune is not None:
+                perrs.append(abs(p.mune - sc.n_units) / sc.n_units)
+    dt = time.perf_counter() - t0
+    allabs = np.abs(np.concatenate([np.array(v) for v in errs.values()]))
+    out["cmapscan_median_abs_err"] = figure(
+        float(np.median(allabs)),
+        "fraction of true N",
+        f"{len(scans)} scans, Bostock 2016 degeneration series",
+    )
+    for n, v in sorted(errs.items(), reverse=True):
+        out[f"cmapscan_err_n{n:03d}"] = figure(
+            float(np.mean(v)), "mean signed fraction", f"true N = {n}, {len(v)} scans"
+        )
+    if perrs:
+        out["poisson_median_abs_err"] = figure(
+            float(np.median(perrs)),
+            "fraction of true N",
+            "baseline: statistical MUNE on 20-stimulus blocks of the same scans",
+        )
+    out["cmapscan_seconds_per_scan"] = figure(
+        dt / len(scans), "s", "mean fit time per scan (450 stimuli)"
+    )
+
+
+def bench_munix_cv(out: dict) -> None:
+    vals = []
+    for rec in sim.simulate_repeats("munix", 10, subject_seed=3):
+        m = analyze(_recording(rec)).methods.get("munix") or {}
+        if m.get("munix") is not None:
+            vals.append(m["munix"])
+    v = np.array(vals)
+    out["munix_cv"] = figure(
+        float(v.std(ddof=1) / v.mean()),
+        "fraction",
+        f"{v.size} repeated sessions of one subject (published intra-rater CV 0.14)",
+    )
+
+
+def _needle_units(jitter_us: float, block: float, seed: int, seconds: float = 40.0):
+    pool = sim.make_pool("ADM", seed=seed, jitter_us=jitter_us)
+    if block:
+        pool = dataclasses.replace(pool, block_prob=np.full(pool.n, block))
+    rec = sim.simulate_emg(
+        pool,
+        5.0,
+        seconds=seconds,
+        fs=20000,
+        layout="needle",
+        seed=seed,
+        noise=sim.NoiseConfig(floor_uv_rms=5.0),
+    )
+    x = sps.decimate(rec.data[0] * 1e6, 2, ftype="fir", zero_phase=True)
+    fs = 10000.0
+    ch = rec.truth["needle"]["channels"][0]
+    firing = {
+        u["id"]: np.round(np.asarray(u["firings_s"]) * fs).astype(np.int64)
+        for u in rec.truth["units"]
+    }
+    # potentials that can disturb a window: discharges of the units with fibres near the tip
+    near = [
+        u["id"] for u in ch["units"] if len(u["amplitude_v"]) and max(u["amplitude_v"]) * 1e6 >= 50
+    ]
+    every = np.sort(
+        np.concatenate([firing[i] for i in near if firing[i].size] or [np.zeros(0, np.int64)])
+    )
+    band = sps.sosfiltfilt(sps.butter(2, [500.0, 4500.0], "bandpass", fs=fs, output="sos"), x)
+    hp = sps.sosfiltfilt(sps.butter(2, 100.0, "highpass", fs=fs, output="sos"), x)
+    pre, post = int(0.002 * fs), int(0.008 * fs)
+    out = []
+    for u in sorted(
+        ch["units"], key=lambda u: -max(u["amplitude_v"]) if len(u["amplitude_v"]) else 0
+    )[:6]:
+        f = firing[u["id"]]
+        # discharges with no other unit firing within the window (clean, as in clinical practice)
+        clean = [
+            i
+            for i in f.tolist()
+            if pre <= i < x.size - post
+            and np.sum((every >= i - pre - 20) & (every <= i + post)) == 1
+        ]
+        if len(clean) < 50 or max(u["amplitude_v"]) * 1e6 < 100:
+            continue
+        idx = np.array(clean)
+        win = np.arange(-pre, post)[None, :]
+        out.append((band[idx[:, None] + win], hp[idx[:, None] + win], _fibre_peaks(u, pre, fs)))
+    return out, fs
+
+
+def _fibre_peaks(u: dict, pre: int, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """(snippet sample of each near fibre's main peak, its amplitude) from the needle truth."""
+    from muwatch.sim.muap import SFAP_PEAK_X
+
+    lat = np.nanmean(np.asarray(u["latency_s"], dtype=float), axis=0)
+    t = lat + SFAP_PEAK_X * np.asarray(u["width_s"], dtype=float)
+    return pre + t * fs, np.asarray(u["amplitude_v"], dtype=float)
+
+
+def bench_jitter(out: dict) -> None:
+    rel = []
+    for jit in (20.0, 40.0, 60.0):
+        for seed in range(4, 12):
+            units, fs = _needle_units(jit, 0.0, seed)
+            for band, _hp, _fibres in units:
+                try:
+                    r = jitter(band, fs)
+                except UsageError:
+                    continue
+                if r.mcd_us is not None:
+                    rel.append(abs(r.mcd_us - jit) / jit)
+    out["jitter_rel_err"] = figure(
+        float(np.median(rel)) if rel else float("nan"),
+        "fraction of set jitter",
+        f"median over {len(rel)} unit x setting cases, 10 kHz, set 20/40/60 µs",
+    )
+    cads = {}
+    for name, jit, blk in (("stable", 25.0, 0.0), ("unstable", 90.0, 0.15)):
+        vals = []
+        for seed in range(4, 8):
+            units, fs = _needle_units(jit, blk, seed)
+            for _band, hp, _fibres in units:
+                g = jiggle(hp, fs)
+                if g.cad_percent is not None:
+                    vals.append(g.cad_percent)
+        cads[name] = float(np.mean(vals)) if vals else float("nan")
+        out[f"jiggle_cad_{name}"] = figure(
+            cads[name], "%", f"mean CAD, jitter {jit:g} µs, blocking {blk:.0%}"
+        )
+    out["jiggle_rises"] = figure(
+        float(cads["unstable"] > cads["stable"]), "1 = yes", "CAD higher with unstable junctions"
+    )
+
+
+def bench_demo(out: dict) -> None:
+    t0 = time.perf_counter()
+    p = subprocess.run(
+        [sys.executable, "-m", "muwatch.demo", "--out", str(ROOT / "build" / "bench" / "demo")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    dt = time.perf_counter() - t0
+    tail = "\n".join(p.stdout.strip().splitlines()[-14:])
+    print("  demo:\n" + "\n".join("    " + ln for ln in tail.splitlines()))
+    out["demo_seconds"] = figure(dt, "s", "budget 180 s (make demo)")
+    out["demo_ok"] = figure(float(p.returncode == 0), "1 = within tolerance", "demo exit code 0")
+
+
+def run() -> dict:
+    out: dict = {}
+    for part in (bench_munix, bench_munix_cv, bench_jitter, bench_cmapscan, bench_demo):
+        t0 = time.perf_counter()
+        part(out)
+        print(f"  {part.__name__}: {time.perf_counter() - t0:.0f} s", flush=True)
+    for k, v in list(out.items()):
+        if isinstance(v["value"], float) and not math.isfinite(v["value"]):
+            out[k] = figure(-1.0, v["unit"], v["baseline"] + " (not measured: no case ran)")
+    return out
