@@ -32,6 +32,7 @@ FORCE_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*%\s*(?:of\s*)?MVC", re.I)
 REST_RE = re.compile(r"\b(rest|baseline|relax)", re.I)
 SUPRA_RE = re.compile(r"supra", re.I)
 SCAN_RE = re.compile(r"scan", re.I)
+STA_MIN_UNITS = 5  # units whose S-MUAPs make a mean (DE-STA studies sample 20 or more)
 NEEDLE_RE = re.compile(r"(ndl|needle|cn\d|conc)", re.I)
 
 
@@ -412,23 +413,42 @@ def _needle(rec: Recording, ch: int, out: Analysis) -> None:
     from muwatch.analysis.qemg import qemg_units, summarise
 
     x = np.where(rec.valid, rec.data[ch], 0.0)
+    method = "decomposition (template matching with peel-off)"
     try:
-        res = detect_spikes(x, rec.fs, preset="needle")
-    except MuwatchError as exc:
-        out.skip("QEMG (needle units)", f"detection failed: {exc}")
-        return
-    srt = sort_spikes(res) if len(res) else None
-    if srt is None or srt.n_units == 0:
+        # decomposition resolves superimposed discharges; plain sorting is the fallback
+        from muwatch.analysis import decompose
+
+        dec = decompose(x, rec.fs, preset="needle")
+        fs = rec.fs
+        trains = {
+            u: np.unique(np.round(t * fs).astype(np.int64)) for u, t in dec.trains.items() if t.size
+        }
+        ev_idx = np.round(dec.events["index"]).astype(np.int64)
+        ev_unit = dec.events["unit"].astype(np.int64)
+    except (MuwatchError, ValueError, RuntimeError):
+        method = "detection + template sorting"
+        try:
+            res = detect_spikes(x, rec.fs, preset="needle")
+        except MuwatchError as exc:
+            out.skip("QEMG (needle units)", f"detection failed: {exc}")
+            return
+        srt = sort_spikes(res) if len(res) else None
+        if srt is None:
+            trains, ev_idx, ev_unit = {}, np.zeros(0, np.int64), np.zeros(0, np.int64)
+        else:
+            trains = {u: np.sort(srt.index[srt.units == u]) for u in range(srt.n_units)}
+            ev_idx = np.asarray(srt.index, dtype=np.int64)
+            ev_unit = np.asarray(srt.units, dtype=np.int64)
+    if not trains:
         out.skip("QEMG (needle units)", "no motor units sorted on the needle channel")
         out.skip("jitter", "no sorted needle units")
         out.skip("jiggle", "no sorted needle units")
         return
-    trains = {u: np.sort(srt.index[srt.units == u]) for u in range(srt.n_units)}
     units = qemg_units(x, rec.fs, trains)
     out.figures["needle"] = {
         "channel": ch,
-        "result": res,
-        "sort": srt,
+        "times": ev_idx,
+        "labels": ev_unit,
         "units": units,
         "trains": trains,
     }
@@ -436,7 +456,7 @@ def _needle(rec: Recording, ch: int, out: Analysis) -> None:
     why_jitter = f"needs >= 10 kHz sampling (this recording: {rec.fs:g} Hz)"
     # NMJ measures use discharges free of superimposed potentials (as clinical MUP acceptance):
     # no other detected spike within the unit's MUAP span +- 1 ms
-    all_idx = np.sort(np.asarray(srt.index, dtype=np.int64))
+    all_idx = np.sort(ev_idx)
     from scipy import signal as sps
 
     hp = sps.sosfiltfilt(sps.butter(2, 100.0, "highpass", fs=rec.fs, output="sos"), x)
@@ -474,7 +494,7 @@ def _needle(rec: Recording, ch: int, out: Analysis) -> None:
         out.units.append(d)
     out.qemg_summary = summarise(units)
     out.methods["qemg"] = {
-        "method": "quantitative MUAP analysis (QEMG)",
+        "method": f"quantitative MUAP analysis (QEMG) of units from {method}",
         "channel": rec.channels[ch],
     }
     if not units:
@@ -580,10 +600,16 @@ def _surface(
             out.skip("surface indices", str(exc))
         else:
             out.indices["surface"] = ind.to_dict()
-            if cmap is not None:
+            if cmap is not None and ind.muap_count_index >= STA_MIN_UNITS:
                 st = sta_mune(ind, cmap.peak_to_peak_uv)
                 if st is not None:
                     out.methods["sta_mune"] = st.to_dict()
+            elif cmap is not None:
+                out.skip(
+                    "spike-triggered-averaging MUNE",
+                    f"{ind.muap_count_index} surface units sorted at {p.name}; a mean S-MUAP needs "
+                    f">= {STA_MIN_UNITS} (record a lower, steadier force)",
+                )
             out.figures["surface"] = {"channel": ch, "span": (a, b), "indices": ind}
 
 

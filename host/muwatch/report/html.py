@@ -333,18 +333,16 @@ def write_report(analysis: Analysis, rec: Recording, path: str | Path) -> Path:
     parts.append("<h2>Figures</h2>")
     if "needle" in figs:
         n = figs["needle"]
-        res, srt = n["result"], n["sort"]
-        idx = srt.index
         parts.append(
             _snippet_figure(
                 rec,
                 n["channel"],
                 0,
                 rec.n_samples,
-                idx,
-                srt.units,
+                n["times"],
+                n["labels"],
                 (300.0, 3000.0),
-                f"needle {rec.channels[n['channel']]}: raw and filtered, detected spikes by unit",
+                f"needle {rec.channels[n['channel']]}: raw and filtered, discharges by unit",
             )
         )
         if n["units"]:
@@ -357,7 +355,6 @@ def write_report(analysis: Analysis, rec: Recording, path: str | Path) -> Path:
                 )
             )
         parts.append(_trains_figure(n["trains"], rec.fs, "firing trains"))
-        del res
     if "surface" in figs:
         sfig = figs["surface"]
         a, b = sfig["span"]
