@@ -85,3 +85,39 @@ def test_trend_flags_munix_change_past_20_percent(
     assert idx["points"][1]["real"] is None  # one baseline measure: cannot judge
     assert report.exists()
     assert main(["trend", "nobody", "--data-dir", str(tmp_path)]) == 2
+
+
+def test_session_command_checks_its_arguments(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from muwatch.cli.session import _program
+
+    assert (
+        main(
+            [
+                "session",
+                "sim",
+                "--subject",
+                "p01",
+                "--muscle",
+                "ADM",
+                "--stim-range",
+                "40:20",
+                "--yes",
+            ]
+        )
+        == 2
+    )
+    assert "need --stimulator" in capsys.readouterr().err
+    prog = _program("40:20", None, 5, 61)
+    assert (
+        prog[:5] == [40.0] * 5
+        and prog[5] == 40.0
+        and prog[-1] == pytest.approx(20.0)
+        and len(prog) == 66
+    )
+    f = tmp_path / "p.txt"
+    f.write_text("30\n29.5\n")
+    assert _program(None, f, 5, 60) == [30.0, 29.5]
+    with pytest.raises(Exception, match="SUPRA:LOW"):
+        _program("40-20", None, 5, 60)

@@ -68,3 +68,25 @@ def test_unknown_files_are_refused(tmp_path: Path) -> None:
     bad.write_bytes(b"0" * 300)
     with pytest.raises(FileFormatError, match="not a readable BDF"):
         load_recording(bad)
+
+
+def test_needle_recording_gives_qemg_units() -> None:
+    rec = sim.simulate("needle-steady", seed=2, seconds=6)
+    r = Recording(rec.fs, list(rec.channels), rec.data * 1e6, [], "array")
+    d = analyze(r).to_dict()
+    assert r.kinds == ["needle"] and d["units"]
+    for u in d["units"]:
+        assert {
+            "p2p_uv",
+            "duration_ms",
+            "phases",
+            "turns",
+            "area_uv_ms",
+            "size_index",
+            "rate_hz",
+        } <= set(u)
+        assert 100 < u["p2p_uv"] < 20000 and 0.5 < u["duration_ms"] < 20 and u["phases"] >= 1
+        assert u["rate_hz"] is None or 4 < u["rate_hz"] < 50
+    assert d["qemg_summary"]["n_units"] == len(d["units"])
+    reasons = {n["method"]: n["reason"] for n in d["not_run"]}
+    assert "no surface channel" in reasons["MUNIX"]
