@@ -95,7 +95,7 @@ def bench_cmapscan(out: dict) -> None:
         y = sc.amplitude_v * 1e6
         r = cmap_scan_mune(sc.stim_ma, y)
         errs.setdefault(sc.n_units, []).append((r.mune - sc.n_units) / sc.n_units)
-        blocks = scan_blocks(sc.stim_ma, y, r.cmap_max_uv, size=20)
+        blocks = scan_blocks(sc.stim_ma, y, r.cmap_max_uv)
         if blocks:
             p = poisson_mune(blocks, r.cmap_max_uv, r.noise_uv)
             if p.mune is not None:
@@ -115,7 +115,7 @@ def bench_cmapscan(out: dict) -> None:
         out["poisson_median_abs_err"] = figure(
             float(np.median(perrs)),
             "fraction of true N",
-            "baseline: statistical MUNE on 20-stimulus blocks of the same scans",
+            "baseline: statistical MUNE on 30-stimulus blocks of the same scans",
         )
     out["cmapscan_seconds_per_scan"] = figure(
         dt / len(scans), "s", "mean fit time per scan (450 stimuli)"
