@@ -32,6 +32,7 @@ FORCE_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*%\s*(?:of\s*)?MVC", re.I)
 REST_RE = re.compile(r"\b(rest|baseline|relax)", re.I)
 SUPRA_RE = re.compile(r"supra", re.I)
 SCAN_RE = re.compile(r"scan", re.I)
+NEEDLE_MIN_FS = 8000.0  # channels sampled this fast without a name hint are taken as needle
 STA_MIN_UNITS = 5  # units whose S-MUAPs make a mean (DE-STA studies sample 20 or more)
 NEEDLE_RE = re.compile(r"(ndl|needle|cn\d|conc)", re.I)
 
@@ -346,6 +347,11 @@ def analyze(
     if needle_channel is not None:
         _check_channel(rec, needle_channel)
         ndl = [needle_channel]
+    elif not ndl and surface_channel is None and rec.fs >= NEEDLE_MIN_FS and surf:
+        # >= 8 kHz and no channel named as needle: a needle record (surface EMG has no content
+        # there); it is analysed as needle and, for whatever the protocol allows, as surface
+        ndl = [surf[0]]
+        out.recording["needle_channel_assumed"] = rec.channels[surf[0]]
     if ndl:
         _needle(rec, ndl[0], out)
     else:
