@@ -44,9 +44,11 @@ static int32_t templates[MW_SORT_MAX_UNITS * 64];
 static int32_t units[MAXN];
 static int16_t m_tm[MW_MATCH_MAX_ROWS * 64], m_res[MAXN];
 static uint16_t m_unit[MW_MATCH_MAX_ROWS];
-static int64_t m_gain[MW_MATCH_MAX_ROWS];
+static int64_t m_gain[MW_MATCH_MAX_ROWS], m_spill[MW_MATCH_MAX_ROWS], m_left[MW_MATCH_MAX_ROWS];
 static mw_match_best_t m_work[MAXN];
 static mw_match_hit_t m_hits[64];
+static int64_t m_cross[MW_MATCH_MAX_ROWS * MW_MATCH_MAX_ROWS * 9];
+static mw_match_pair_work_t m_pw;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -175,29 +177,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     /* The peel-off matcher: templates and residual from the samples, parameters from the rest
-     * of the input (invalid ones must be refused). */
+     * of the input (invalid ones must be refused); one or several channels (the segment's
+     * channels share the residual buffer at a stride), with or without the pair search. */
     mw_match_cfg_t mc;
     mc.len = (uint16_t)(take(&r, 1) % 70u);
     mc.n_rows = (uint16_t)(take(&r, 1) % (MW_MATCH_MAX_ROWS + 2u));
+    mc.n_ch = (uint16_t)(take(&r, 1) % 5u);
     mc.alpha_lo_q14 = (uint16_t)take(&r, 2);
     mc.alpha_hi_q14 = (uint16_t)take(&r, 2);
     mc.gap = (uint16_t)take(&r, 2);
     mc.frac_q8 = (uint16_t)(take(&r, 2) % 300u);
+    mc.pair_reach = (uint16_t)(take(&r, 1) % 6u); /* 0..5; 5 is over the cross table's 4 */
     mc.floor = (int64_t)(int32_t)take(&r, 4) * (int64_t)(take(&r, 1) % 64u);
-    const uint32_t tl = (uint32_t)mc.len * mc.n_rows;
+    mc.pair_trigger = (int64_t)(int32_t)take(&r, 4) * (int64_t)(take(&r, 1) % 64u);
+    const uint32_t n_ch = mc.n_ch ? mc.n_ch : 1u;
+    const uint32_t seg = n / n_ch; /* each channel's segment length */
+    mc.stride = (take(&r, 1) & 1u) ? seg : seg - (seg > 0u); /* sometimes too short */
+    const uint32_t tl = (uint32_t)mc.len * mc.n_rows * n_ch;
     for (uint32_t i = 0; i < tl && i < MW_MATCH_MAX_ROWS * 64u; i++) {
         m_tm[i] = (int16_t)(x[i % (n ? n : 1u)] >> (take(&r, 1) % 17u));
     }
     for (uint32_t k = 0; k < MW_MATCH_MAX_ROWS; k++) {
         m_unit[k] = (uint16_t)(k % 5u);
         m_gain[k] = 1 + (int64_t)(take(&r, 3));
+        m_spill[k] = (int64_t)take(&r, 2) << (take(&r, 1) % 30u); /* some over 2^40: refused */
+        m_left[k] = (int64_t)take(&r, 3) << (take(&r, 1) % 24u);
     }
+    const int with_spill = (int)(take(&r, 1) & 1u);
     for (uint32_t i = 0; i < n; i++) {
         m_res[i] = (int16_t)y[i];
     }
     mw_match_t mm;
-    if (mc.len <= 64u && mw_match_init(&mm, &mc, m_tm, m_unit, m_gain) == MW_OK) {
-        mw_match_segment(&mm, &mc, m_res, n, m_work, m_hits, 64u);
+    if ((uint32_t)mc.len * n_ch <= 64u && mc.pair_reach <= 4u &&
+        mw_match_init(&mm, &mc, m_tm, m_unit, m_gain, with_spill ? m_spill : NULL,
+                      with_spill ? m_left : NULL, m_cross) == MW_OK) {
+        mw_match_segment(&mm, &mc, m_res, seg, m_work, (take(&r, 1) & 1u) ? &m_pw : NULL, m_hits,
+                         1u + take(&r, 1) % 64u);
     }
     return 0;
 }

@@ -39,6 +39,10 @@ static int32_t iabs(int32_t v)
     return v < 0 ? -v : v;
 }
 
+static void test_match_pairs(void);
+static void test_match_channels(void);
+static void test_match_spill(void);
+
 int test_match(void)
 {
     for (int i = 0; i < 2 * L; i++) {
@@ -57,6 +61,10 @@ int test_match(void)
     c.gap = 12u;
     c.frac_q8 = 64u;
     c.floor = (int64_t)L * SIGMA * SIGMA;
+    c.n_ch = 1u;
+    c.stride = 0u;
+    c.pair_reach = 0u;
+    c.pair_trigger = 0;
 
     mw_rng_t g;
     mw_rng_seed(&g, 7u);
@@ -98,15 +106,28 @@ int test_match(void)
     bad = c;
     bad.frac_q8 = 300u;
     MW_CHECK(mw_match_cfg_check(&bad) == MW_ERR_ARG);
+    bad = c;
+    bad.n_ch = 0u;
+    MW_CHECK(mw_match_cfg_check(&bad) == MW_ERR_ARG);
+    bad = c;
+    bad.n_ch = 9u; /* 9 x 512 > MW_MATCH_MAX_SPAN */
+    bad.len = 512u;
+    MW_CHECK(mw_match_cfg_check(&bad) == MW_ERR_ARG);
+    bad = c;
+    bad.pair_reach = MW_MATCH_MAX_REACH + 1u;
+    MW_CHECK(mw_match_cfg_check(&bad) == MW_ERR_ARG);
+    bad = c;
+    bad.pair_reach = 4u; /* a pair search needs the cross table */
+    MW_CHECK(mw_match_init(&m, &bad, tm, unit, min_gain, NULL, NULL, NULL) == MW_ERR_ARG);
     int64_t zero_gain[2] = {0, 1};
-    MW_CHECK(mw_match_init(&m, &c, tm, unit, zero_gain) == MW_ERR_ARG);
-    MW_CHECK(mw_match_init(&m, &c, tm, unit, min_gain) == MW_OK);
-    MW_CHECK(mw_match_segment(&m, &c, r, L - 1u, work, hits, MAXHIT) == 0);
+    MW_CHECK(mw_match_init(&m, &c, tm, unit, zero_gain, NULL, NULL, NULL) == MW_ERR_ARG);
+    MW_CHECK(mw_match_init(&m, &c, tm, unit, min_gain, NULL, NULL, NULL) == MW_OK);
+    MW_CHECK(mw_match_segment(&m, &c, r, L - 1u, work, NULL, hits, MAXHIT) == 0);
 
     for (int i = 0; i < N; i++) {
         r2[i] = r[i];
     }
-    const int32_t nh = mw_match_segment(&m, &c, r, N, work, hits, MAXHIT);
+    const int32_t nh = mw_match_segment(&m, &c, r, N, work, NULL, hits, MAXHIT);
     MW_CHECK(nh > 0 && nh < MAXHIT);
     int found = 0, near_big = 0, in_gap = 0;
     for (int32_t h = 0; h < nh; h++) {
@@ -154,8 +175,8 @@ int test_match(void)
     mw_t_print_hex("resid", mw_t_digest32(r32, N, MW_T_DIGEST_INIT));
 
     /* the same segment cut in two at a quiet place gives the same fits on either side */
-    const int32_t nh1 = mw_match_segment(&m, &c, r2, 2580u, work, hits, MAXHIT);
-    int32_t nh2 = mw_match_segment(&m, &c, &r2[2580], N - 2580u, work, &hits[nh1],
+    const int32_t nh1 = mw_match_segment(&m, &c, r2, 2580u, work, NULL, hits, MAXHIT);
+    int32_t nh2 = mw_match_segment(&m, &c, &r2[2580], N - 2580u, work, NULL, &hits[nh1],
                                    MAXHIT - (uint32_t)nh1);
     MW_CHECK(nh1 + nh2 == nh);
     int same = 1;
@@ -163,5 +184,295 @@ int test_match(void)
         same &= r2[i] == r[i];
     }
     MW_CHECK(same);
+    test_match_pairs();
+    test_match_channels();
+    test_match_spill();
     return mw_test_failures;
+}
+
+/* Pair search. Units A and B fire 2 samples apart, where their sum looks like a third unit C
+ * at 1.4 times its size (C is that sum with its second half changed): peeling one template at a
+ * time takes C and leaves neither A nor B; the pair search fits A and B together. Units A and
+ * D (D close to -A one sample later) cancel each other: neither alone is a plausible fit, the
+ * pair is. Isolated discharges of every unit stay single fits. */
+#define PL 20
+#define PN 2400
+static int16_t ptm[4 * PL], pr[PN], pr2[PN];
+static uint16_t punit[4] = {0u, 1u, 2u, 3u};
+static int64_t pgain[4];
+static int64_t pcross[4 * 4 * (2 * 6 + 1)];
+static mw_match_pair_work_t ppw;
+
+static void padd(int16_t *x, int32_t pos, int32_t u, int32_t pct)
+{
+    for (int i = 0; i < PL; i++) {
+        x[pos + i] = (int16_t)(x[pos + i] + ptm[u * PL + i] * pct / 100);
+    }
+}
+
+static int32_t pfind(const mw_match_hit_t *h, int32_t nh, int32_t row, int32_t pos)
+{
+    int32_t n = 0;
+    for (int32_t k = 0; k < nh; k++) {
+        n += h[k].row == row && iabs(h[k].pos - pos) <= 1;
+    }
+    return n;
+}
+
+static void test_match_pairs(void)
+{
+    static const int32_t a[PL] = {0, 0, 40, 200, 520, 800, 560, 100, -300, -520,
+                                  -480, -300, -140, -50, 0, 0, 0, 0, 0, 0};
+    static const int32_t b[PL] = {0, 0, 0, -60, -260, -600, -700, -380, 80, 420,
+                                  500, 320, 120, 20, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < PL; i++) {
+        ptm[i] = (int16_t)a[i];
+        ptm[PL + i] = (int16_t)b[i];
+        /* C: A + B two samples later, over 1.4, its second half changed */
+        const int32_t sum = a[i] + (i >= 2 ? b[i - 2] : 0);
+        ptm[2 * PL + i] = (int16_t)(sum * 10 / 14 + (i >= 10 ? 150 : 0));
+        /* D: -A one sample later with a longer tail */
+        ptm[3 * PL + i] = (int16_t)(-(i >= 1 ? a[i - 1] : 0) * 9 / 10 + (i >= 12 ? 120 : 0));
+    }
+    mw_rng_t g;
+    mw_rng_seed(&g, 11u);
+    for (int i = 0; i < PN; i++) {
+        pr[i] = (int16_t)mw_rng_gauss(&g, SIGMA);
+    }
+    for (int k = 0; k < 4; k++) { /* isolated discharges of each unit */
+        padd(pr, 100 + 200 * k, k, 100);
+    }
+    padd(pr, 1000, 0, 100); /* A + B two samples apart */
+    padd(pr, 1002, 1, 100);
+    padd(pr, 1400, 0, 100); /* A + D one sample apart: cancelling */
+    padd(pr, 1401, 3, 100);
+    padd(pr, 1800, 1, 100); /* B + A three samples apart */
+    padd(pr, 1803, 0, 100);
+    for (int k = 0; k < 4; k++) {
+        int64_t e = 0;
+        for (int i = 0; i < PL; i++) {
+            e += (int64_t)ptm[k * PL + i] * ptm[k * PL + i];
+        }
+        (void)e;
+        pgain[k] = 16 * SIGMA * SIGMA;
+    }
+    mw_match_cfg_t c;
+    c.len = PL;
+    c.n_rows = 4u;
+    c.n_ch = 1u;
+    c.alpha_lo_q14 = 9830u;  /* 0.6 */
+    c.alpha_hi_q14 = 26214u; /* 1.6 */
+    c.gap = 10u;
+    c.frac_q8 = 64u;
+    c.pair_reach = 0u;
+    c.stride = 0u;
+    c.floor = (int64_t)PL * SIGMA * SIGMA;
+    c.pair_trigger = c.floor + 4 * 6 * SIGMA * SIGMA; /* 4 sd of a 20-sample noise energy */
+    mw_match_t m;
+    for (int i = 0; i < PN; i++) {
+        pr2[i] = pr[i];
+    }
+    /* one at a time: C is taken for A + B, and A + D is left */
+    MW_CHECK(mw_match_init(&m, &c, ptm, punit, pgain, NULL, NULL, NULL) == MW_OK);
+    int32_t nh = mw_match_segment(&m, &c, pr, PN, work, NULL, hits, MAXHIT);
+    MW_CHECK(pfind(hits, nh, 2, 1000) == 1 && pfind(hits, nh, 0, 1000) == 0);
+    MW_CHECK(pfind(hits, nh, 0, 1400) == 0 || pfind(hits, nh, 3, 1401) == 0);
+    for (int k = 0; k < 4; k++) {
+        MW_CHECK(pfind(hits, nh, k, 100 + 200 * k) == 1);
+    }
+    /* with the pair search */
+    c.pair_reach = 6u;
+    MW_CHECK(mw_match_init(&m, &c, ptm, punit, pgain, NULL, NULL, pcross) == MW_OK);
+    MW_CHECK(mw_match_segment(&m, &c, pr2, PN, work, NULL, hits, MAXHIT) == MW_ERR_ARG);
+    nh = mw_match_segment(&m, &c, pr2, PN, work, &ppw, hits, MAXHIT);
+    MW_CHECK(pfind(hits, nh, 0, 1000) == 1 && pfind(hits, nh, 1, 1002) == 1);
+    MW_CHECK(pfind(hits, nh, 2, 1000) == 0);
+    MW_CHECK(pfind(hits, nh, 0, 1400) == 1 && pfind(hits, nh, 3, 1401) == 1);
+    MW_CHECK(pfind(hits, nh, 1, 1800) == 1 && pfind(hits, nh, 0, 1803) == 1);
+    int pairs = 0;
+    for (int32_t k = 0; k < nh; k++) {
+        pairs += (hits[k].flags & MW_MATCH_PAIR) != 0;
+        MW_CHECK(hits[k].alpha_q14 > 13000 && hits[k].alpha_q14 < 19800); /* 0.8..1.2 */
+    }
+    for (int k = 0; k < 4; k++) {
+        MW_CHECK(pfind(hits, nh, k, 100 + 200 * k) == 1);
+    }
+    MW_CHECK(nh == 10 && pairs >= 4);
+    for (int32_t k = 0; k < nh; k++) {
+        pos_out[k] = hits[k].pos;
+        row_out[k] = hits[k].row;
+        alpha_out[k] = hits[k].alpha_q14;
+    }
+    mw_t_print_vec("pair_pos", pos_out, (size_t)nh);
+    mw_t_print_vec("pair_row", row_out, (size_t)nh);
+    mw_t_print_vec("pair_alpha", alpha_out, (size_t)nh);
+    mw_t_print_hex("pair_cross", mw_t_digest64(pcross, 4 * 4 * 13, MW_T_DIGEST_INIT));
+}
+
+/* Several channels at once: units E and F are the same waveform on channel 0 and differ on
+ * channel 1, so only the two channels together tell them apart; channel 2 is noise. The
+ * segment is read with the residual's stride, and the fits come out at the true places. */
+#define CL 16
+#define CN 1200
+#define CS 1300 /* stride: channels are 1300 samples apart */
+static int16_t ctm[2 * 3 * CL], cr[3 * CS];
+static uint16_t cunit[2] = {0u, 1u};
+static int64_t cgain[2];
+
+static void cadd(int32_t pos, int32_t u)
+{
+    for (int ch = 0; ch < 3; ch++) {
+        for (int i = 0; i < CL; i++) {
+            cr[ch * CS + pos + i] = (int16_t)(cr[ch * CS + pos + i] + ctm[(u * 3 + ch) * CL + i]);
+        }
+    }
+}
+
+static void test_match_channels(void)
+{
+    static const int32_t s0[CL] = {0, 20, 120, 400, 700, 500, 0, -400, -600, -400, -150, -40, 0, 0, 0, 0};
+    for (int i = 0; i < CL; i++) {
+        ctm[(0 * 3 + 0) * CL + i] = (int16_t)s0[i];            /* E, channel 0 */
+        ctm[(0 * 3 + 1) * CL + i] = (int16_t)(s0[i] / 2);      /* E, channel 1: half */
+        ctm[(1 * 3 + 0) * CL + i] = (int16_t)s0[i];            /* F, channel 0: the same */
+        ctm[(1 * 3 + 1) * CL + i] = (int16_t)(-s0[i] / 2);     /* F, channel 1: inverted */
+        ctm[(0 * 3 + 2) * CL + i] = ctm[(1 * 3 + 2) * CL + i] = 0;
+    }
+    mw_rng_t g;
+    mw_rng_seed(&g, 5u);
+    for (int i = 0; i < 3 * CS; i++) {
+        cr[i] = (int16_t)mw_rng_gauss(&g, SIGMA);
+    }
+    int32_t tpos[16], tu[16];
+    for (int k = 0; k < 16; k++) {
+        tpos[k] = 30 + 70 * k + (int32_t)(mw_rng_u32(&g) % 5u);
+        tu[k] = (int32_t)(mw_rng_u32(&g) & 1u);
+        cadd(tpos[k], tu[k]);
+    }
+    cgain[0] = cgain[1] = 16 * SIGMA * SIGMA;
+    mw_match_cfg_t c;
+    c.len = CL;
+    c.n_rows = 2u;
+    c.n_ch = 3u;
+    c.alpha_lo_q14 = 9830u;
+    c.alpha_hi_q14 = 26214u;
+    c.gap = 8u;
+    c.frac_q8 = 64u;
+    c.pair_reach = 0u;
+    c.stride = CS;
+    c.floor = 3 * (int64_t)CL * SIGMA * SIGMA;
+    c.pair_trigger = 0;
+    mw_match_t m;
+    MW_CHECK(mw_match_init(&m, &c, ctm, cunit, cgain, NULL, NULL, NULL) == MW_OK);
+    mw_match_cfg_t bad = c;
+    bad.stride = CN - 1u; /* channels overlapping the segment */
+    MW_CHECK(mw_match_segment(&m, &bad, cr, CN, work, NULL, hits, MAXHIT) == MW_ERR_ARG);
+    const int32_t nh = mw_match_segment(&m, &c, cr, CN, work, NULL, hits, MAXHIT);
+    int right = 0;
+    for (int k = 0; k < 16; k++) {
+        right += pfind(hits, nh, tu[k], tpos[k]);
+    }
+    MW_CHECK(right == 16 && nh == 16);
+    for (int32_t k = 0; k < nh; k++) {
+        pos_out[k] = hits[k].pos;
+        row_out[k] = hits[k].row;
+    }
+    mw_t_print_vec("ch_pos", pos_out, (size_t)nh);
+    mw_t_print_vec("ch_row", row_out, (size_t)nh);
+    int32_t dig[3 * CS];
+    for (int i = 0; i < 3 * CS; i++) {
+        dig[i] = cr[i];
+    }
+    mw_t_print_hex("ch_resid", mw_t_digest32(dig, 3 * CS, MW_T_DIGEST_INIT));
+}
+
+/* A unit whose discharges vary (each one differs from its template by its own random
+ * deformation, as fibres jitter and block) leaves that deformation behind each fit, where a
+ * small unit would be fitted by chance. With the big unit's leftover declared (its mean
+ * energy, and the spill it implies), the small unit is found only where it really fires. */
+#define VL 24
+#define VN 6000
+static int16_t vtm[2 * VL], vr[VN], vr2[VN];
+static uint16_t vunit[2] = {0u, 1u};
+static int64_t vgain[2], vspill[2], vleft[2];
+
+static int32_t spill_count(int32_t nh, const int32_t *spos, int32_t *true_small, int32_t *big)
+{
+    int32_t false_small = 0;
+    *true_small = *big = 0;
+    for (int32_t h = 0; h < nh; h++) {
+        int at_small = 0;
+        for (int k = 0; k < 10; k++) {
+            at_small |= iabs(hits[h].pos - spos[k]) <= 1;
+        }
+        *true_small += hits[h].row == 1 && at_small;
+        false_small += hits[h].row == 1 && !at_small;
+        *big += hits[h].row == 0;
+    }
+    return false_small;
+}
+
+static void test_match_spill(void)
+{
+    static const int32_t big[VL] = {0, 0, 0, 100, 600, 1800, 2600, 1600, -200, -1200, -1600,
+                                    -1300, -700, -250, -50, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const int32_t small[VL] = {0, 0, 0, 0, 0, 0, 0, 40, 130, 200, 120, -40, -180, -200,
+                                      -110, -30, 0, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < VL; i++) {
+        vtm[i] = (int16_t)big[i];
+        vtm[VL + i] = (int16_t)small[i];
+    }
+    mw_rng_t g;
+    mw_rng_seed(&g, 3u);
+    for (int i = 0; i < VN; i++) {
+        vr[i] = (int16_t)mw_rng_gauss(&g, SIGMA);
+    }
+    for (int k = 0; k < 70; k++) { /* big unit + a deformation of sd 2 sigma on 12 samples */
+        const int32_t p = 40 + 80 * k;
+        for (int i = 0; i < VL; i++) {
+            const int32_t dev = (i >= 4 && i < 16) ? mw_rng_gauss(&g, 2 * SIGMA) : 0;
+            vr[p + i] = (int16_t)(vr[p + i] + big[i] + dev);
+        }
+    }
+    int32_t spos[10];
+    for (int k = 0; k < 10; k++) { /* the small unit alone, between the big one's discharges */
+        spos[k] = 80 + 560 * k;
+        for (int i = 0; i < VL; i++) {
+            vr[spos[k] + i] = (int16_t)(vr[spos[k] + i] + small[i]);
+        }
+    }
+    for (int i = 0; i < VN; i++) {
+        vr2[i] = vr[i];
+    }
+    mw_match_cfg_t c;
+    c.len = VL;
+    c.n_rows = 2u;
+    c.n_ch = 1u;
+    c.alpha_lo_q14 = 9830u;  /* 0.6 */
+    c.alpha_hi_q14 = 26214u; /* 1.6 */
+    c.gap = 12u;
+    c.frac_q8 = 64u;
+    c.pair_reach = 0u;
+    c.stride = 0u;
+    c.floor = (int64_t)VL * SIGMA * SIGMA;
+    c.pair_trigger = 0;
+    vgain[0] = vgain[1] = 16 * SIGMA * SIGMA;
+    mw_match_t m;
+    int32_t true_small, big_found;
+    MW_CHECK(mw_match_init(&m, &c, vtm, vunit, vgain, NULL, NULL, NULL) == MW_OK);
+    int32_t nh = mw_match_segment(&m, &c, vr, VN, work, NULL, hits, MAXHIT);
+    const int32_t false0 = spill_count(nh, spos, &true_small, &big_found);
+    MW_CHECK(true_small == 10 && big_found == 70 && false0 >= 6);
+    /* the leftover of a big fit: 12 samples of (2 sigma)^2; spill = z^2 leftover / len^2 */
+    vleft[0] = 12 * 4 * SIGMA * SIGMA;
+    vspill[0] = 16 * vleft[0] / (VL * VL);
+    vleft[1] = vspill[1] = 0;
+    MW_CHECK(mw_match_init(&m, &c, vtm, vunit, vgain, vspill, vleft, NULL) == MW_OK);
+    nh = mw_match_segment(&m, &c, vr2, VN, work, NULL, hits, MAXHIT);
+    const int32_t false1 = spill_count(nh, spos, &true_small, &big_found);
+    MW_CHECK(true_small == 10 && big_found == 70 && false1 * 3 <= false0);
+    mw_t_print_i64("spill_false_before", false0);
+    mw_t_print_i64("spill_false_after", false1);
+    vspill[0] = -1;
+    MW_CHECK(mw_match_init(&m, &c, vtm, vunit, vgain, vspill, vleft, NULL) == MW_ERR_ARG);
 }

@@ -575,24 +575,34 @@ def sort_snippets(
 #: numpy view of mw_match_hit_t
 MATCH_HIT_DTYPE = np.dtype(
     {
-        "names": ["pos", "row", "alpha_q14", "gain"],
-        "formats": ["<i4", "<i4", "<i4", "<i8"],
-        "offsets": [ffi.offsetof("mw_match_hit_t", f) for f in ("pos", "row", "alpha_q14", "gain")],
+        "names": ["pos", "row", "alpha_q14", "flags", "gain"],
+        "formats": ["<i4", "<i4", "<i4", "<i4", "<i8"],
+        "offsets": [
+            ffi.offsetof("mw_match_hit_t", f) for f in ("pos", "row", "alpha_q14", "flags", "gain")
+        ],
         "itemsize": ffi.sizeof("mw_match_hit_t"),
     }
 )
 MATCH_ALPHA_ONE = int(lib.MW_MATCH_ALPHA_ONE)
 MATCH_MAX_ROWS = int(lib.MW_MATCH_MAX_ROWS)
 MATCH_MAX_LEN = int(lib.MW_MATCH_MAX_LEN)
+MATCH_MAX_CH = int(lib.MW_MATCH_MAX_CH)
+MATCH_MAX_SPAN = int(lib.MW_MATCH_MAX_SPAN)
+MATCH_MAX_REACH = int(lib.MW_MATCH_MAX_REACH)
+MATCH_PAIR = int(lib.MW_MATCH_PAIR)
 
 
 class Matcher:
     """mw_match: peel-off template matching over segments of an int16 residual (in place).
 
-    templates: (rows, len) int16 (a row = one unit at one sub-sample phase); units: unit id per
-    row; min_gain: least energy reduction per row (residual units squared); alpha: accepted
-    amplitude range; gap: samples within which a unit is not fitted twice; frac: share of the
-    support's energy above `floor` a fit must explain."""
+    templates: (rows, len) or (rows, channels, len) int16 (a row = one unit at one sub-sample
+    phase, over every channel of an array); units: unit id per row; min_gain: least energy
+    reduction per row (residual units squared); alpha: accepted amplitude range; gap: samples
+    within which a unit is not fitted twice; frac: share of the support's energy above `floor`
+    a fit must explain; pair_reach: samples within which two discharges are also fitted
+    jointly (0: off), when a single fit leaves more than pair_trigger on its support; spill
+    and leftover: per row, what a fit's own variability demands of candidates overlapping it
+    (gain per sample of overlap) and the energy it leaves on its support (mw_match.h)."""
 
     def __init__(
         self,
@@ -604,12 +614,26 @@ class Matcher:
         gap: int = 0,
         frac: float = 0.25,
         floor: int = 0,
+        pair_reach: int = 0,
+        pair_trigger: int = 0,
+        spill: np.ndarray | None = None,
+        leftover: np.ndarray | None = None,
     ) -> None:
         t = np.asarray(templates)
-        if t.ndim != 2 or not (4 <= t.shape[1] <= MATCH_MAX_LEN):
-            raise UsageError(f"templates must be (rows, 4..{MATCH_MAX_LEN}), got shape {t.shape}")
+        if t.ndim == 2:
+            t = t[:, None, :]
+        if t.ndim != 3 or not (4 <= t.shape[2] <= MATCH_MAX_LEN):
+            raise UsageError(
+                f"templates must be (rows, 4..{MATCH_MAX_LEN}) or (rows, channels, len), "
+                f"got shape {np.asarray(templates).shape}"
+            )
         if not (1 <= t.shape[0] <= MATCH_MAX_ROWS):
             raise UsageError(f"1..{MATCH_MAX_ROWS} template rows, got {t.shape[0]}")
+        if not (1 <= t.shape[1] <= MATCH_MAX_CH) or t.shape[1] * t.shape[2] > MATCH_MAX_SPAN:
+            raise UsageError(
+                f"1..{MATCH_MAX_CH} channels and channels x length <= {MATCH_MAX_SPAN}, "
+                f"got {t.shape[1]} x {t.shape[2]}"
+            )
         if np.abs(t).max(initial=0) > 32767:
             raise UsageError("template values must fit int16")
         lo, hi = alpha
@@ -617,20 +641,44 @@ class Matcher:
             raise UsageError(f"amplitude range {alpha!r} must satisfy 0 < lo <= hi < 4")
         if not (0 <= gap <= 32767) or not (0.0 <= frac <= 1.0) or floor < 0:
             raise UsageError("gap 0..32767 samples, frac in [0, 1], floor >= 0")
+        if not (0 <= pair_reach <= MATCH_MAX_REACH) or pair_trigger < 0:
+            raise UsageError(f"pair_reach 0..{MATCH_MAX_REACH} samples, pair_trigger >= 0")
         self._t = np.ascontiguousarray(t, dtype=np.int16)
         self._u = np.ascontiguousarray(units, dtype=np.uint16)
         self._g = np.ascontiguousarray(np.maximum(np.asarray(min_gain), 1), dtype=np.int64)
         if self._u.shape != (t.shape[0],) or self._g.shape != (t.shape[0],):
             raise UsageError("one unit id and one min_gain per template row")
-        self.len = int(t.shape[1])
+        if np.any(self._g >= 2**60):
+            raise UsageError("min_gain must be below 2^60")
+        self._sp = self._lv = None
+        if spill is not None or leftover is not None:
+            self._sp = np.ascontiguousarray(
+                np.zeros(t.shape[0]) if spill is None else spill, dtype=np.int64
+            )
+            self._lv = np.ascontiguousarray(
+                np.zeros(t.shape[0]) if leftover is None else leftover, dtype=np.int64
+            )
+            if self._sp.shape != (t.shape[0],) or self._lv.shape != (t.shape[0],):
+                raise UsageError("one spill and one leftover per template row")
+            if not (0 <= self._sp.min() and self._sp.max() <= 2**40):
+                raise UsageError("spill must be in 0..2^40")
+            if not (0 <= self._lv.min() and self._lv.max() <= 2**44):
+                raise UsageError("leftover must be in 0..2^44")
+        self.len = int(t.shape[2])
+        self.channels = int(t.shape[1])
         self._cfg = ffi.new("mw_match_cfg_t *")
         self._cfg.len = self.len
         self._cfg.n_rows = t.shape[0]
+        self._cfg.n_ch = self.channels
         self._cfg.alpha_lo_q14 = max(1, int(round(lo * MATCH_ALPHA_ONE)))
         self._cfg.alpha_hi_q14 = min(65535, int(round(hi * MATCH_ALPHA_ONE)))
         self._cfg.gap = int(gap)
         self._cfg.frac_q8 = int(round(frac * 256))
         self._cfg.floor = int(floor)
+        self._cfg.pair_reach = int(pair_reach)
+        self._cfg.pair_trigger = int(pair_trigger)
+        self._cross = np.zeros(max(1, t.shape[0] ** 2 * (2 * pair_reach + 1)), np.int64)
+        self._pw = ffi.new("mw_match_pair_work_t *") if pair_reach else ffi.NULL
         self._m = ffi.new("mw_match_t *")
         rc = lib.mw_match_init(
             self._m,
@@ -638,6 +686,9 @@ class Matcher:
             ffi.from_buffer("int16_t[]", self._t),
             ffi.from_buffer("uint16_t[]", self._u),
             ffi.from_buffer("int64_t[]", self._g),
+            ffi.NULL if self._sp is None else ffi.from_buffer("int64_t[]", self._sp),
+            ffi.NULL if self._lv is None else ffi.from_buffer("int64_t[]", self._lv),
+            ffi.from_buffer("int64_t[]", self._cross),
         )
         if rc != 0:
             raise UsageError("template matcher refused its templates (a template of zero energy?)")
@@ -645,29 +696,41 @@ class Matcher:
     def run(
         self, resid: np.ndarray, segments: np.ndarray, max_hits: int = 4096
     ) -> tuple[np.ndarray, int]:
-        """Peel every segment [start, end) of resid (int16, modified in place); returns the fits
-        (MATCH_HIT_DTYPE, pos absolute) and how many segments reached max_hits."""
-        if resid.dtype != np.int16 or not resid.flags.c_contiguous or resid.ndim != 1:
-            raise UsageError("the residual must be a contiguous 1-D int16 array")
+        """Peel every segment [start, end) of resid (int16, modified in place; (n,) or
+        (channels, n) C-contiguous); returns the fits (MATCH_HIT_DTYPE, pos absolute) and how
+        many segments reached max_hits."""
+        r2 = resid if resid.ndim == 2 else resid.reshape(1, -1)
+        if resid.dtype != np.int16 or not resid.flags.c_contiguous or resid.ndim not in (1, 2):
+            raise UsageError(
+                "the residual must be a C-contiguous int16 array (n,) or (channels, n)"
+            )
+        if r2.shape[0] != self.channels:
+            raise UsageError(
+                f"the residual has {r2.shape[0]} channels, the templates {self.channels}"
+            )
+        n = r2.shape[1]
         seg = np.asarray(segments, dtype=np.int64).reshape(-1, 2)
-        if seg.size and (seg.min() < 0 or seg.max() > resid.size or np.any(seg[:, 1] < seg[:, 0])):
+        if seg.size and (seg.min() < 0 or seg.max() > n or np.any(seg[:, 1] < seg[:, 0])):
             raise UsageError("segments must be [start, end) ranges inside the residual")
+        if max_hits < 2:
+            raise UsageError("max_hits must be >= 2")
         longest = int((seg[:, 1] - seg[:, 0]).max()) if seg.size else 0
         work = ffi.new("mw_match_best_t[]", max(longest, 1))
         hits = np.zeros(max_hits, MATCH_HIT_DTYPE)
         hp = ffi.from_buffer("mw_match_hit_t[]", hits)
-        buf = ffi.from_buffer("int16_t[]", resid)
+        buf = ffi.from_buffer("int16_t[]", r2)
+        self._cfg.stride = n
         out, full = [], 0
         for a, b in seg:
-            n = lib.mw_match_segment(
-                self._m, self._cfg, buf + int(a), int(b - a), work, hp, max_hits
+            k = lib.mw_match_segment(
+                self._m, self._cfg, buf + int(a), int(b - a), work, self._pw, hp, max_hits
             )
-            if n < 0:
+            if k < 0:
                 raise UsageError("template matcher refused a segment")
-            if n:
-                h = hits[:n].copy()
+            if k:
+                h = hits[:k].copy()
                 h["pos"] += int(a)
                 out.append(h)
-            full += int(n == max_hits)
+            full += int(k >= max_hits - 1)
         res = np.concatenate(out) if out else np.zeros(0, MATCH_HIT_DTYPE)
         return res, full

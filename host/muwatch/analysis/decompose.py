@@ -39,13 +39,20 @@ import numpy as np
 from scipy import signal as sps
 from scipy.cluster import hierarchy
 
-from muwatch.analysis._corewrap import MATCH_ALPHA_ONE, MATCH_MAX_LEN, MATCH_MAX_ROWS, Matcher
+from muwatch.analysis._corewrap import (
+    MATCH_ALPHA_ONE,
+    MATCH_MAX_LEN,
+    MATCH_MAX_REACH,
+    MATCH_MAX_ROWS,
+    Matcher,
+)
 from muwatch.analysis.detect import Preset, SpikeResult, detect_spikes, get_preset, subsample_offset
 from muwatch.errors import UsageError
 
 #: residual scale handed to the core: the robust sigma is 64 LSB (int16 reaches 512 sigma)
 SIGMA_LSB = 64.0
 MAX_SEGMENT = 8192
+_PAIR_MS = {"needle": 0.0, "surface": 0.0}  # pair search off until templates are pure
 
 DECOMP_EVENTS_DTYPE = np.dtype(
     [
@@ -399,9 +406,14 @@ def _peel(
     frac: float,
     gap: int,
     seg_k: float,
+    pair: int = 0,
+    pair_z: float = 2.0,
+    leftover: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Peel the templates (sigma units) off q (int16, sigma = 64): (unit, pos + phase, alpha,
-    residual, segments that hit the fit limit)."""
+    residual, segments that hit the fit limit). pair: reach of the pair search (samples, 0 =
+    off), tried where a single fit leaves more than pair_z standard deviations of background
+    energy above the floor on its support."""
     resid = q.copy()
     if not templates:
         return np.zeros(0, int), np.zeros(0), np.zeros(0), resid, 0
@@ -419,6 +431,13 @@ def _peel(
             gains.append(z * z * _quad_noise(tq, acf) / e)
     if not rows:
         return np.zeros(0, int), np.zeros(0), np.zeros(0), resid, 0
+    n = g.length
+    if leftover is not None:  # per unit (LSB^2) -> per row
+        lv = np.clip(np.asarray(leftover, float)[np.array(unit_of)], 0, 2**44)
+    lags = np.arange(-min(n, acf.size) + 1, min(n, acf.size))
+    # variance of the background's energy over a support: 2 sum_ij R(i-j)^2
+    e_sd = float(np.sqrt(2.0 * np.sum((n - np.abs(lags)) * acf[np.abs(lags)] ** 2)))
+    floor = int(n * acf[0])
     matcher = Matcher(
         np.array(rows),
         np.array(unit_of),
@@ -426,7 +445,11 @@ def _peel(
         alpha=alpha,
         gap=gap,
         frac=frac,
-        floor=int(g.length * acf[0]),
+        floor=floor,
+        pair_reach=min(pair, MATCH_MAX_REACH),
+        pair_trigger=int(floor + pair_z * e_sd),
+        spill=None if leftover is None else np.ceil(z * z * lv / n**2).astype(np.int64),
+        leftover=None if leftover is None else lv.astype(np.int64),
     )
     smallest = min(float(np.abs(t).max()) for t in templates)
     thr = max(2.0, min(seg_k, alpha[0] * smallest)) * SIGMA_LSB
@@ -437,6 +460,34 @@ def _peel(
     unit = np.array(unit_of)[hits["row"]]
     pos = hits["pos"] + np.array(phase_of)[hits["row"]]
     return unit, pos, hits["alpha_q14"] / MATCH_ALPHA_ONE, resid, full
+
+
+def _leftover(
+    resid: np.ndarray, unit: np.ndarray, pos: np.ndarray, n_units: int, g: _Geometry, floor: float
+) -> np.ndarray:
+    """Per unit: the residual energy (LSB^2) its isolated fits leave on their support beyond the
+    background's floor (median): the unit's own variability, which the matcher must not take
+    for other units."""
+    out = np.zeros(n_units)
+    if unit.size == 0:
+        return out
+    a = np.floor(pos).astype(np.int64)
+    order = np.argsort(a)
+    a_s = a[order]
+    gap = np.diff(a_s)
+    iso_s = (np.r_[np.inf, gap] > g.length) & (np.r_[gap, np.inf] > g.length)
+    iso = np.zeros(a.size, bool)
+    iso[order] = iso_s
+    r = resid.astype(np.float64)
+    c = np.r_[0.0, np.cumsum(r * r)]
+    ok = iso & (a >= 0) & (a + g.length <= r.size)
+    w = np.zeros(a.size)
+    w[ok] = c[a[ok] + g.length] - c[a[ok]]
+    for u in range(n_units):
+        sel = ok & (unit == u)
+        if sel.sum() >= 3:
+            out[u] = max(0.0, float(np.median(w[sel])) - floor)
+    return out
 
 
 def _refit_templates(
@@ -488,6 +539,7 @@ def decompose(
     rounds: int = 2,
     learn_k: float | None = None,
     keep_residual: bool = False,
+    pair_ms: float | None = None,
     **detect_kw: Any,
 ) -> Decomposition:
     """Decompose one channel into motor-unit discharge trains (see the module docstring).
@@ -555,7 +607,8 @@ def decompose(
     ext, _ = _cut(zf, iso, g)
     units = _learn(ext, g, k, max_units, mc) if len(ext) else []
     templates = [u.template for u in units]
-    opts = {"z": z, "alpha": alpha, "frac": frac, "gap": gap, "seg_k": k}
+    pair = int(round(pair_ms * ms)) if pair_ms is not None else int(round(_PAIR_MS[p.name] * ms))
+    opts = {"z": z, "alpha": alpha, "frac": frac, "gap": gap, "seg_k": k, "pair": 0}
     unit, pos, alp, resid, full = _peel(q, templates, g, fs, acf, **opts)
     for _ in range(rounds - 1):
         # learn again from every fitted discharge, cleaned of the other fits (residual + its
@@ -583,6 +636,13 @@ def decompose(
     if len(merged) < len(templates):
         templates = merged
         unit, pos, alp, resid, full = _peel(q, templates, g, fs, acf, **opts)
+
+    # the final peel: each unit's variability (what its fits leave) declared, near-coincident
+    # pairs resolved
+    lv = _leftover(resid, unit, pos, len(templates), g, g.length * acf[0])
+    unit, pos, alp, resid, full = _peel(
+        q, templates, g, fs, acf, **(opts | {"pair": pair}), leftover=lv
+    )
 
     n_u = len(templates)
     tm = np.array(templates).reshape(n_u, g.length)
