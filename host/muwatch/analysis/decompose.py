@@ -1,29 +1,36 @@
-"""Motor-unit decomposition of one channel: templates learnt from isolated MUAPs, then template
-matching with iterative subtraction ("peel-off") over the whole filtered signal, so that
-superimposed discharges of several units are resolved.
+"""Motor-unit decomposition of one channel or of several channels of one electrode array:
+templates learnt from the recording, then template matching with iterative subtraction
+("peel-off") over the whole filtered signal, so that superimposed discharges are resolved.
 
     from muwatch.analysis import decompose
-    dec = decompose(signal, fs, preset="needle")
+    dec = decompose(signal, fs, preset="needle")        # signal (n,) or (channels, n)
     dec.trains[u]          # discharge times (s) of unit u, at the unit's reference point
     dec.events             # every discharge and every unexplained detection (unit -1), time order
+    dec.channel_events(c)  # several channels: the discharges of units seen on channel c, timed
+                           # at each unit's extremum on that channel
 
 The method follows the template-matching decompositions of needle EMG (McGill et al., J
 Neurosci Methods 2005;149:121, EMGLAB; Stashuk, J Electromyogr Kinesiol 2001;11:151, DQEMG;
-the peel-off idea of Holobar & Zazula and of spike sorters' matching pursuit):
-1. Detection (`detect_spikes`, zero-phase band-pass, k robust sigmas) gives candidate MUAPs.
-   Isolated ones (no other detection within a template length) are aligned to a point that
-   does not depend on which of two phases of similar size noise makes the larger one (the peak
-   of the short-time energy), clustered (PCA + Ward linkage, deliberately over-split), and
-   clusters whose templates match after the best shift are merged; a unit needs min_count
-   members and a consistent waveform.
-2. The fixed-point core (`mw_match`) peels the templates off the filtered signal, segment by
-   segment (stretches where it leaves the noise), at sub-sample phases: the fit of largest
-   energy reduction first, accepted only when its amplitude is plausible, it explains a share
-   of the energy present and it passes a noise test tied to sigma (see mw_match.h).
-3. A second round re-learns templates from the fitted discharges (each as residual + its own
-   fit, i.e. cleaned of overlapping units), looks for units in what the first round left
-   unexplained, and peels the signal again.
-4. Every discharge of a unit is reported at one reference point of that unit: the main
+the peel-off idea of Holobar & Zazula and of spike sorters' matching pursuit), own code:
+1. Detection (`detect_spikes` on every channel, zero-phase band-pass, k robust sigmas) gives
+   candidate MUAPs. Isolated ones are aligned, clustered (PCA + Ward linkage, over-split) and
+   clusters whose templates a matcher could not tell apart are merged.
+2. The fixed-point core (`mw_match`) peels the templates off the filtered signal (all channels
+   at once), segment by segment, at sub-sample phases: the fit of largest energy reduction
+   first, accepted only when its amplitude is plausible, it explains a share of the energy
+   present and it passes a noise test tied to sigma (see mw_match.h).
+3. Refinement rounds, like expectation-maximisation: every template is re-estimated from its
+   fitted discharges (each as residual + its own fit, i.e. cleaned of overlapping units);
+   units are split, merged or dropped on the evidence of their discharge trains (a motor unit
+   cannot fire twice within its refractory period, and two units fire independently): a unit
+   whose fits fall into two waveforms firing independently is two units; two units with
+   similar waveforms whose discharges alternate and never coincide are one; a unit whose
+   discharges are time-locked to a larger unit's is part of it (its variability, a satellite
+   potential). New units are looked for in what the fits leave.
+4. The final peel declares each unit's variability (what its fits leave: other units must not
+   be fitted into it) and searches pairs of templates jointly where one fit leaves too much
+   (near-coincident and phase-cancelling superpositions).
+5. Every discharge of a unit is reported at one reference point of that unit: the main
    extremum of the unit's averaged MUAP in the recorded band (reference="wideband", a
    zero-phase high-pass at a tenth of the preset's corner only), or of its template in the
    detection band (reference="band"). Detections that no fit explains stay in the output with
@@ -41,9 +48,11 @@ from scipy.cluster import hierarchy
 
 from muwatch.analysis._corewrap import (
     MATCH_ALPHA_ONE,
+    MATCH_MAX_CH,
     MATCH_MAX_LEN,
     MATCH_MAX_REACH,
     MATCH_MAX_ROWS,
+    MATCH_MAX_SPAN,
     Matcher,
 )
 from muwatch.analysis.detect import Preset, SpikeResult, detect_spikes, get_preset, subsample_offset
@@ -52,7 +61,8 @@ from muwatch.errors import UsageError
 #: residual scale handed to the core: the robust sigma is 64 LSB (int16 reaches 512 sigma)
 SIGMA_LSB = 64.0
 MAX_SEGMENT = 8192
-_PAIR_MS = {"needle": 0.0, "surface": 0.0}  # pair search off until templates are pure
+#: pair search reach: superpositions closer than about a phase of the MUAP in that band
+_PAIR_MS = {"needle": 0.4, "surface": 2.0}
 
 DECOMP_EVENTS_DTYPE = np.dtype(
     [
@@ -61,29 +71,41 @@ DECOMP_EVENTS_DTYPE = np.dtype(
         ("unit", "<i4"),  # -1: a detection no template explains
         ("amplitude", "<f8"),  # fitted amplitude x template extremum (input unit)
         ("alpha", "<f4"),  # fitted amplitude relative to the template (NaN for detections)
+        ("channel", "<i2"),  # fits: the unit's reference channel; detections: their channel
     ]
 )
 
 
 @dataclass
 class Decomposition:
-    """Units, templates and discharges of one channel; amplitudes in the input's unit."""
+    """Units, templates and discharges; amplitudes in the input's unit.
+
+    One channel: templates (n_units, L), noise_sigma a number. Several channels: templates
+    (n_units, channels, L), noise_sigma per channel, and per unit its reference on every
+    channel (`channel_reference`) and the channels where it is seen on its own (`visible`)."""
 
     fs: float
     preset: Preset
-    templates: np.ndarray  # (n_units, L) in the detection band, input unit
+    templates: np.ndarray  # (n_units, L) or (n_units, channels, L), detection band, input unit
     pre: int  # template samples before its alignment point
     reference: np.ndarray  # per unit: reference point as a (sub-sample) offset in the template
     events: np.ndarray  # DECOMP_EVENTS_DTYPE, time order: fits and unassigned detections
-    noise_sigma: float  # robust sigma of the filtered signal (input unit)
-    residual_sigma: float  # robust sigma of what the fits leave (input unit)
-    detection: SpikeResult
+    noise_sigma: Any  # robust sigma of the filtered signal (input unit), per channel if several
+    residual_sigma: Any  # robust sigma of what the fits leave (input unit)
+    detection: Any  # SpikeResult, or a list of them (one per channel)
     counters: dict[str, int] = field(default_factory=dict)
     residual: np.ndarray | None = None  # filtered signal minus every fit, if asked for
+    channel_reference: np.ndarray | None = None  # (n_units, channels) offsets in the template
+    visible: np.ndarray | None = None  # (n_units, channels): the unit passes z on that channel
+    unit_channel: np.ndarray | None = None  # per unit: its reference channel
 
     @property
     def n_units(self) -> int:
         return int(self.templates.shape[0])
+
+    @property
+    def n_channels(self) -> int:
+        return 1 if self.templates.ndim == 2 else int(self.templates.shape[1])
 
     @property
     def trains(self) -> dict[int, np.ndarray]:
@@ -100,76 +122,107 @@ class Decomposition:
     def counts(self) -> np.ndarray:
         return np.bincount(self.events["unit"][self.events["unit"] >= 0], minlength=self.n_units)
 
+    def channel_events(self, channel: int) -> np.ndarray:
+        """The discharges of the units seen on `channel` (its own matched filter passes the
+        noise test there), each timed at its unit's extremum on that channel, plus that
+        channel's unexplained detections; DECOMP_EVENTS_DTYPE in time order."""
+        if not 0 <= channel < self.n_channels:
+            raise UsageError(f"channel {channel} out of range 0..{self.n_channels - 1}")
+        ev = self.events
+        if self.n_channels == 1:
+            return ev.copy()
+        assert self.channel_reference is not None and self.visible is not None
+        fit = ev["unit"] >= 0
+        u = ev["unit"][fit]
+        keep = self.visible[u, channel]
+        out = ev[fit][keep].copy()
+        uu = u[keep]
+        shift = self.channel_reference[uu, channel] - self.reference[uu]
+        out["index"] += shift
+        out["t"] = out["index"] / self.fs
+        out["channel"] = channel
+        un = ev[~fit & (ev["channel"] == channel)]
+        res = np.concatenate([out, un])
+        return res[np.argsort(res["t"], kind="stable")]
+
 
 # ---------------------------------------------------------------------------------------------
-# helpers
+# helpers (waveforms are (channels, samples); snippets (n, channels, samples))
 
 
 def _frac_shift(t: np.ndarray, d: float) -> np.ndarray:
-    """t delayed by d samples (band-limited interpolation on a zero-padded copy)."""
+    """t delayed by d samples along its last axis (band-limited interpolation, zero-padded)."""
     if d == 0.0:
         return t.copy()
-    n = t.size
-    pad = np.zeros(3 * n)
-    pad[n : 2 * n] = t
-    f = np.fft.rfftfreq(pad.size)
-    out = np.fft.irfft(np.fft.rfft(pad) * np.exp(-2j * np.pi * f * d), pad.size)
-    return out[n : 2 * n]
+    n = t.shape[-1]
+    pad = np.zeros(t.shape[:-1] + (3 * n,))
+    pad[..., n : 2 * n] = t
+    f = np.fft.rfftfreq(3 * n)
+    out = np.fft.irfft(np.fft.rfft(pad, axis=-1) * np.exp(-2j * np.pi * f * d), 3 * n, axis=-1)
+    return out[..., n : 2 * n]
 
 
 def _energy_peak(x: np.ndarray, w: int) -> np.ndarray:
-    """Index of the short-time energy maximum of each row (a w-sample box): between two phases
+    """Index of the short-time energy maximum (all channels) of each snippet: between two phases
     of similar size rather than on whichever noise makes the larger."""
+    e = (x * x).sum(axis=1)
     k = np.ones(w) / w
-    e = np.apply_along_axis(lambda r: np.convolve(r * r, k, mode="same"), 1, x)
+    e = np.apply_along_axis(lambda r: np.convolve(r, k, mode="same"), 1, e)
     return np.argmax(e, axis=1)
 
 
 def _best_shift(a: np.ndarray, b: np.ndarray, m: int) -> tuple[float, float]:
     """Shift s (samples, to a quarter sample) in -m..m minimising ||a - b delayed by s||^2
     over the central part; (s, that squared distance)."""
-    n = a.size
-    core = a[m : n - m]
+    n = a.shape[-1]
+    core = a[..., m : n - m]
     best, bs = np.inf, 0
     for s in range(-m, m + 1):
-        d = core - b[m - s : n - m - s]
-        v = float(d @ d)
+        d = core - b[..., m - s : n - m - s]
+        v = float((d * d).sum())
         if v < best:
             best, bs = v, s
     out = (float(bs), best)
     for f in (-0.5, -0.25, 0.25, 0.5):
         bb = _frac_shift(b, bs + f)
-        d = core - bb[m : n - m]
-        v = float(d @ d)
+        d = core - bb[..., m : n - m]
+        v = float((d * d).sum())
         if v < out[1]:
             out = (bs + f, v)
     return out
 
 
 def _noise_acf(q: np.ndarray, quiet: np.ndarray, lags: int) -> np.ndarray:
-    """Autocovariance of the background at lags 0..lags-1 from the quiet samples only."""
-    x = np.where(quiet, q, 0.0)
+    """Autocovariance of the background at lags 0..lags-1 from the quiet samples only, per
+    channel: (channels, lags)."""
     m = quiet.astype(np.float64)
-    n = 1 << int(np.ceil(np.log2(x.size + lags)))
-    fx, fm = np.fft.rfft(x, n), np.fft.rfft(m, n)
-    num = np.fft.irfft(fx * np.conj(fx), n)[:lags]
+    n = 1 << int(np.ceil(np.log2(q.shape[-1] + lags)))
+    fm = np.fft.rfft(m, n)
     den = np.fft.irfft(fm * np.conj(fm), n)[:lags]
-    acf = num / np.maximum(den, 1.0)
-    if not np.isfinite(acf[0]) or acf[0] <= 0:
-        acf = np.zeros(lags)
-        acf[0] = SIGMA_LSB**2
-    return acf
+    out = np.zeros((q.shape[0], lags))
+    for c in range(q.shape[0]):
+        fx = np.fft.rfft(np.where(quiet, q[c], 0.0), n)
+        num = np.fft.irfft(fx * np.conj(fx), n)[:lags]
+        acf = num / np.maximum(den, 1.0)
+        if not np.isfinite(acf[0]) or acf[0] <= 0:
+            acf = np.zeros(lags)
+            acf[0] = SIGMA_LSB**2
+        out[c] = acf
+    return out
 
 
 def _quad_noise(t: np.ndarray, acf: np.ndarray) -> float:
-    """t' R t for the Toeplitz covariance R of the background."""
-    a = np.correlate(t, t, mode="full")  # lags -(L-1)..L-1
-    mid = t.size - 1
-    r = np.zeros(a.size)
-    k = min(acf.size, t.size)
-    r[mid : mid + k] = acf[:k]
-    r[mid - k + 1 : mid + 1] = acf[:k][::-1]
-    return float(max(a @ r, 1.0))
+    """t' R t for the background's covariance R (Toeplitz per channel, channels independent)."""
+    total = 0.0
+    for c in range(t.shape[0]):
+        a = np.correlate(t[c], t[c], mode="full")  # lags -(L-1)..L-1
+        mid = t.shape[1] - 1
+        r = np.zeros(a.size)
+        k = min(acf.shape[1], t.shape[1])
+        r[mid : mid + k] = acf[c, :k]
+        r[mid - k + 1 : mid + 1] = acf[c, :k][::-1]
+        total += float(a @ r)
+    return max(total, 1.0)
 
 
 def _segments(active: np.ndarray, pad: int, length: int) -> np.ndarray:
@@ -210,6 +263,7 @@ class _Geometry:
     post: int
     margin: int  # alignment search (samples)
     energy_w: int
+    channels: int = 1
 
     @property
     def length(self) -> int:
@@ -217,12 +271,13 @@ class _Geometry:
 
 
 def _cut(z: np.ndarray, centres: np.ndarray, g: _Geometry) -> tuple[np.ndarray, np.ndarray]:
-    """Snippets of z around centres with the alignment margin on both sides; (snips, ok)."""
+    """Snippets of z (channels, n) around centres with the alignment margin on both sides:
+    (snips (k, channels, L + 2 margin), ok)."""
     lo = centres - g.pre - g.margin
     hi = centres + g.post + g.margin + 1
-    ok = (lo >= 0) & (hi <= z.size)
+    ok = (lo >= 0) & (hi <= z.shape[1])
     idx = lo[ok, None] + np.arange(g.length + 2 * g.margin)[None, :]
-    return z[idx], ok
+    return np.transpose(z[:, idx], (1, 0, 2)), ok
 
 
 def _align(ext: np.ndarray, g: _Geometry, ref: np.ndarray | None = None) -> np.ndarray:
@@ -235,8 +290,8 @@ def _align(ext: np.ndarray, g: _Geometry, ref: np.ndarray | None = None) -> np.n
     out = np.zeros(len(ext), int)
     best = np.full(len(ext), np.inf)
     for s in range(-m, m + 1):
-        seg = ext[:, m + s : m + s + g.length]
-        d = ((seg - ref[None, :]) ** 2).sum(axis=1)
+        seg = ext[:, :, m + s : m + s + g.length]
+        d = ((seg - ref[None]) ** 2).sum(axis=(1, 2))
         better = d < best
         best[better] = d[better]
         out[better] = s
@@ -245,7 +300,9 @@ def _align(ext: np.ndarray, g: _Geometry, ref: np.ndarray | None = None) -> np.n
 
 def _take(ext: np.ndarray, shifts: np.ndarray, g: _Geometry) -> np.ndarray:
     cols = g.margin + shifts[:, None] + np.arange(g.length)[None, :]
-    return np.take_along_axis(ext, cols, axis=1)
+    return np.take_along_axis(
+        ext, np.broadcast_to(cols[:, None, :], ext.shape[:2] + (g.length,)), 2
+    )
 
 
 def _consensus(ext: np.ndarray, g: _Geometry, iters: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -258,6 +315,10 @@ def _consensus(ext: np.ndarray, g: _Geometry, iters: int = 2) -> tuple[np.ndarra
     return t, sh
 
 
+def _flat(x: np.ndarray) -> np.ndarray:
+    return x.reshape(len(x), -1)
+
+
 def _cluster(
     ext: np.ndarray, g: _Geometry, max_clusters: int, min_count: int, rng_limit: int = 3000
 ) -> list[np.ndarray]:
@@ -266,17 +327,17 @@ def _cluster(
     if n < min_count:
         return []
     sh = _align(ext, g)
-    x = _take(ext, sh, g)
+    x = _flat(_take(ext, sh, g))
     sel = np.arange(n)
     if n > rng_limit:  # evenly spread subset for the linkage, the rest joins the nearest
         sel = np.linspace(0, n - 1, rng_limit).round().astype(int)
     xs = x[sel]
     mu = xs.mean(axis=0)
-    u, s, vt = np.linalg.svd(xs - mu, full_matrices=False)
-    d = int(min(6, vt.shape[0]))
-    feats = (xs - mu) @ vt[:d].T
     if len(xs) < 2:
         return [np.arange(n)]
+    _, _, vt = np.linalg.svd(xs - mu, full_matrices=False)
+    d = int(min(6, vt.shape[0]))
+    feats = (xs - mu) @ vt[:d].T
     z = hierarchy.linkage(feats, method="ward")
     k = int(max(1, min(max_clusters, len(xs) // max(min_count, 1))))
     lab = hierarchy.fcluster(z, k, criterion="maxclust") - 1
@@ -291,35 +352,39 @@ def _cluster(
 
 @dataclass
 class _Unit:
-    template: np.ndarray  # sigma units, detection band, length L
+    template: np.ndarray  # sigma units, detection band, (channels, L)
     members: int
     spread: float  # mean squared deviation of members from the template per sample (sigma^2)
 
 
-SPREAD_MAX = 1.6  # a unit's members deviate from its template by <= 1.6 sigma^2 per sample
+#: a unit found in the residual (candidates down to k - 1 sigma) must fire like a motor unit:
+#: at most this share of intervals below half the median (a Poisson train of noise has 0.29)
+NEW_UNIT_SHORT_ISI = 0.15
+SPREAD_MAX = 1.6  # a cluster's members deviate from its template by <= 1.6 sigma^2 per sample
 
 
 def _spread(ext: np.ndarray, g: _Geometry) -> tuple[np.ndarray, float]:
     """(template, median over members of their mean squared deviation from it per sample)."""
     t, sh = _consensus(ext, g)
-    dev = _take(ext, sh, g) - t[None, :]
-    return t, float(np.median((dev**2).mean(axis=1)))
+    dev = _take(ext, sh, g) - t[None]
+    return t, float(np.median((dev**2).mean(axis=(1, 2))))
 
 
-def _split2(ext: np.ndarray, g: _Geometry) -> list[np.ndarray]:
-    """Two groups by Ward linkage on the principal components of the aligned members."""
-    x = _take(ext, _align(ext, g), g)
-    xc = x - x.mean(axis=0)
+def _split2(x: np.ndarray) -> list[np.ndarray]:
+    """Two groups by Ward linkage on the principal components of aligned members (n, ...)."""
+    f = _flat(x)
+    xc = f - f.mean(axis=0)
     _, _, vt = np.linalg.svd(xc, full_matrices=False)
-    f = xc @ vt[: min(4, vt.shape[0])].T
-    lab = hierarchy.fcluster(hierarchy.linkage(f, method="ward"), 2, criterion="maxclust") - 1
+    p = xc @ vt[: min(4, vt.shape[0])].T
+    lab = hierarchy.fcluster(hierarchy.linkage(p, method="ward"), 2, criterion="maxclust") - 1
     return [np.flatnonzero(lab == c) for c in (0, 1)]
 
 
 def _learn(ext: np.ndarray, g: _Geometry, k: float, max_units: int, min_count: int) -> list[_Unit]:
     """Units from extended snippets (sigma units) of isolated candidates: clusters are split
-    until their members share one waveform (spread <= SPREAD_MAX), then clusters whose
-    templates a matcher could not tell apart are merged."""
+    until their members share one waveform (spread <= SPREAD_MAX, or halves a matcher could not
+    tell apart), then clusters whose templates a matcher could not tell apart are merged.
+    Over-splitting a unit whose discharges vary is mended later by its discharge trains."""
     queue = _cluster(ext, g, 2 * max_units, min_count)
     done: list[tuple[np.ndarray, np.ndarray]] = []
     while queue:
@@ -328,7 +393,7 @@ def _learn(ext: np.ndarray, g: _Geometry, k: float, max_units: int, min_count: i
             continue
         t, sp = _spread(ext[grp], g)
         if len(grp) >= 2 * min_count:
-            halves = [grp[h] for h in _split2(ext[grp], g)]
+            halves = [grp[h] for h in _split2(_take(ext[grp], _align(ext[grp], g), g))]
             if sp > SPREAD_MAX:
                 queue.extend(halves)
                 continue
@@ -347,18 +412,17 @@ def _learn(ext: np.ndarray, g: _Geometry, k: float, max_units: int, min_count: i
         # a template that itself reaches most of the threshold (not an average of noise)
         if len(grp) >= min_count and sp <= SPREAD_MAX and np.abs(t).max() >= 0.6 * k:
             out.append(_Unit(t, len(grp), sp))
-    out.sort(key=lambda u: -u.members * float(u.template @ u.template))
+    out.sort(key=lambda u: -u.members * float((u.template**2).sum()))
     return out[:max_units]
 
 
 def _same_unit(a: np.ndarray, b: np.ndarray, m: int, na: int = 0, nb: int = 0) -> bool:
-    """Templates (sigma units) of one unit: after the best (sub-sample) shift their squared
-    difference is within what averaging noise leaves (twice L/na + L/nb sigma^2) plus 3 % of
-    the smaller energy (alignment and shape jitter)."""
+    """Templates (sigma units) a matcher could not tell apart: after the best (sub-sample)
+    shift their squared difference is within twice what averaging noise leaves (L/na + L/nb
+    sigma^2). Shape variability of one unit is left to the discharge trains to judge."""
     _, d = _best_shift(a, b, m)
-    e = min(float(a @ a), float(b @ b))
     n_noise = a.size * (1.0 / max(na, 1) + 1.0 / max(nb, 1)) if na and nb else 9.0
-    return d <= 0.03 * e + 2.0 * n_noise
+    return d <= 2.0 * n_noise
 
 
 def _merge(
@@ -394,6 +458,16 @@ def _phases(fs: float, n_units: int) -> int:
     return max(1, min(p, MATCH_MAX_ROWS // max(n_units, 1)))
 
 
+@dataclass
+class _Fits:
+    unit: np.ndarray  # per fit
+    pos: np.ndarray  # template start + sub-sample phase (samples)
+    alpha: np.ndarray
+    pair: np.ndarray  # fitted jointly with another (pair search)
+    resid: np.ndarray  # (channels, n) int16
+    full: int  # segments that reached the fit limit
+
+
 def _peel(
     q: np.ndarray,
     templates: list[np.ndarray],
@@ -409,20 +483,22 @@ def _peel(
     pair: int = 0,
     pair_z: float = 2.0,
     leftover: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Peel the templates (sigma units) off q (int16, sigma = 64): (unit, pos + phase, alpha,
-    residual, segments that hit the fit limit). pair: reach of the pair search (samples, 0 =
-    off), tried where a single fit leaves more than pair_z standard deviations of background
-    energy above the floor on its support."""
+) -> _Fits:
+    """Peel the templates (sigma units, (channels, L)) off q (int16 (channels, n), sigma = 64).
+    pair: reach of the pair search (samples, 0 = off), tried where a single fit leaves more
+    than pair_z standard deviations of background energy above the floor and the fitted
+    unit's own leftover; leftover: per unit, the energy (LSB^2) its fits leave (its
+    variability), declared to the core so other units are not fitted into it."""
     resid = q.copy()
+    none = _Fits(np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros(0, bool), resid, 0)
     if not templates:
-        return np.zeros(0, int), np.zeros(0), np.zeros(0), resid, 0
+        return none
     p = _phases(fs, len(templates))
     rows, unit_of, phase_of, gains = [], [], [], []
     for u, t in enumerate(templates):
         for j in range(p):
             tq = np.clip(np.round(_frac_shift(t, j / p) * SIGMA_LSB), -32767, 32767)
-            e = float(tq @ tq)
+            e = float((tq * tq).sum())
             if e <= 0:
                 continue
             rows.append(tq.astype(np.int16))
@@ -430,14 +506,15 @@ def _peel(
             phase_of.append(j / p)
             gains.append(z * z * _quad_noise(tq, acf) / e)
     if not rows:
-        return np.zeros(0, int), np.zeros(0), np.zeros(0), resid, 0
-    n = g.length
-    if leftover is not None:  # per unit (LSB^2) -> per row
+        return none
+    n, ch = g.length, q.shape[0]
+    lv = None
+    if leftover is not None:  # per unit -> per row
         lv = np.clip(np.asarray(leftover, float)[np.array(unit_of)], 0, 2**44)
-    lags = np.arange(-min(n, acf.size) + 1, min(n, acf.size))
-    # variance of the background's energy over a support: 2 sum_ij R(i-j)^2
-    e_sd = float(np.sqrt(2.0 * np.sum((n - np.abs(lags)) * acf[np.abs(lags)] ** 2)))
-    floor = int(n * acf[0])
+    lags = np.arange(-min(n, acf.shape[1]) + 1, min(n, acf.shape[1]))
+    # variance of the background's energy over a support: 2 sum_ij R(i-j)^2 per channel
+    e_var = sum(float(np.sum((n - np.abs(lags)) * acf[c, np.abs(lags)] ** 2)) for c in range(ch))
+    floor = int(n * acf[:, 0].sum())
     matcher = Matcher(
         np.array(rows),
         np.array(unit_of),
@@ -447,80 +524,254 @@ def _peel(
         frac=frac,
         floor=floor,
         pair_reach=min(pair, MATCH_MAX_REACH),
-        pair_trigger=int(floor + pair_z * e_sd),
-        spill=None if leftover is None else np.ceil(z * z * lv / n**2).astype(np.int64),
-        leftover=None if leftover is None else lv.astype(np.int64),
+        pair_trigger=int(floor + pair_z * np.sqrt(2.0 * e_var)),
+        spill=None if lv is None else np.ceil(z * z * lv / (ch * n * n)).astype(np.int64),
+        leftover=None if lv is None else lv.astype(np.int64),
     )
     smallest = min(float(np.abs(t).max()) for t in templates)
     thr = max(2.0, min(seg_k, alpha[0] * smallest)) * SIGMA_LSB
-    seg = _segments(np.abs(q) >= thr, g.length, g.length)
+    seg = _segments((np.abs(q) >= thr).any(axis=0), g.length, g.length)
     hits, full = matcher.run(resid, seg)
     order = np.argsort(hits["pos"], kind="stable")
     hits = hits[order]
-    unit = np.array(unit_of)[hits["row"]]
-    pos = hits["pos"] + np.array(phase_of)[hits["row"]]
-    return unit, pos, hits["alpha_q14"] / MATCH_ALPHA_ONE, resid, full
+    return _Fits(
+        unit=np.array(unit_of)[hits["row"]],
+        pos=hits["pos"] + np.array(phase_of)[hits["row"]],
+        alpha=hits["alpha_q14"] / MATCH_ALPHA_ONE,
+        pair=(hits["flags"] & 1).astype(bool),
+        resid=resid,
+        full=full,
+    )
 
 
-def _leftover(
-    resid: np.ndarray, unit: np.ndarray, pos: np.ndarray, n_units: int, g: _Geometry, floor: float
-) -> np.ndarray:
+def _leftover(f: _Fits, n_units: int, g: _Geometry, floor: float) -> np.ndarray:
     """Per unit: the residual energy (LSB^2) its isolated fits leave on their support beyond the
-    background's floor (median): the unit's own variability, which the matcher must not take
-    for other units."""
+    background's floor (median): the unit's own variability."""
     out = np.zeros(n_units)
-    if unit.size == 0:
+    if f.unit.size == 0:
         return out
-    a = np.floor(pos).astype(np.int64)
+    a = np.floor(f.pos).astype(np.int64)
     order = np.argsort(a)
-    a_s = a[order]
-    gap = np.diff(a_s)
-    iso_s = (np.r_[np.inf, gap] > g.length) & (np.r_[gap, np.inf] > g.length)
+    gap = np.diff(a[order])
     iso = np.zeros(a.size, bool)
-    iso[order] = iso_s
-    r = resid.astype(np.float64)
-    c = np.r_[0.0, np.cumsum(r * r)]
-    ok = iso & (a >= 0) & (a + g.length <= r.size)
+    iso[order] = (np.r_[np.inf, gap] > g.length) & (np.r_[gap, np.inf] > g.length)
+    r = f.resid.astype(np.float64)
+    c = np.c_[np.zeros(r.shape[0]), np.cumsum(r * r, axis=1)].sum(axis=0)
+    ok = iso & (a >= 0) & (a + g.length <= r.shape[1])
     w = np.zeros(a.size)
     w[ok] = c[a[ok] + g.length] - c[a[ok]]
     for u in range(n_units):
-        sel = ok & (unit == u)
+        sel = ok & (f.unit == u)
         if sel.sum() >= 3:
             out[u] = max(0.0, float(np.median(w[sel])) - floor)
     return out
 
 
-def _refit_templates(
-    q: np.ndarray,
-    resid: np.ndarray,
-    unit: np.ndarray,
-    pos: np.ndarray,
-    alpha: np.ndarray,
-    templates: list[np.ndarray],
-    g: _Geometry,
-) -> list[np.ndarray]:
-    """Each unit's template again as the mean of its discharges cleaned of the other fits:
-    residual + its own fit, shifted back by its sub-sample phase."""
+def _cleaned(f: _Fits, templates: list[np.ndarray], g: _Geometry, sel: np.ndarray) -> np.ndarray:
+    """The fits `sel` as the residual plus that fit alone, shifted back by its sub-sample phase:
+    each discharge as seen without the units that overlapped it, aligned to its template;
+    (k, channels, L) in sigma units."""
     out = []
     lq = g.length
+    for i in sel:
+        a = int(np.floor(f.pos[i]))
+        ph = f.pos[i] - a
+        if a < 0 or a + lq > f.resid.shape[1]:
+            continue
+        snip = (
+            f.resid[:, a : a + lq] / SIGMA_LSB + _frac_shift(templates[f.unit[i]], ph) * f.alpha[i]
+        )
+        out.append(_frac_shift(snip, -ph))
+    return np.array(out).reshape(len(out), g.channels, lq)
+
+
+# ---------------------------------------------------------------------------------------------
+# discharge trains: one unit or two
+
+
+def _near(a: np.ndarray, b: np.ndarray, w: float) -> float:
+    """Fraction of the events of b within w of an event of a (both sorted)."""
+    if a.size == 0 or b.size == 0:
+        return 0.0
+    k = np.searchsorted(a, b)
+    d = np.minimum(
+        np.abs(b - a[np.clip(k - 1, 0, a.size - 1)]), np.abs(b - a[np.clip(k, 0, a.size - 1)])
+    )
+    return float(np.mean(d < w))
+
+
+def _relation(ta: np.ndarray, tb: np.ndarray, span: float, length: int) -> str:
+    """How two discharge trains (samples, sorted) relate. "locked": the smaller one's
+    discharges fall within a template length of the other's far more often than independent
+    trains would (part of the same unit). Otherwise, with w half the median interval of the
+    joined train, and E the number of the smaller train's discharges independent trains would
+    put within w of the other's: "alternate" when fewer than 0.3 E are (one unit's discharges
+    shared between two templates: a unit does not fire twice within its interval), and
+    "independent" when at least half of E are (two units); "unknown" when E < 5 or in
+    between."""
+    small, big = (ta, tb) if ta.size <= tb.size else (tb, ta)
+    if small.size < 3 or span <= 0:
+        return "unknown"
+    rate = big.size / span
+    f_lock = _near(big, small, length)
+    e_lock = 1.0 - np.exp(-2.0 * length * rate)
+    if f_lock > 0.5 and f_lock > 4.0 * e_lock:
+        return "locked"
+    union = np.sort(np.r_[ta, tb])
+    w = 0.5 * float(np.median(np.diff(union)))
+    expected = small.size * (1.0 - np.exp(-2.0 * w * rate))
+    if expected < 5.0:
+        return "unknown"
+    seen = small.size * _near(big, small, w)
+    if seen < 0.3 * expected:
+        return "alternate"
+    return "independent" if seen >= 0.5 * expected else "unknown"
+
+
+def _short_isi(t: np.ndarray) -> float:
+    """Share of a train's inter-discharge intervals shorter than half their median: about
+    the share of false discharges in it (a motor unit's intervals vary by 10-30 %, so it has
+    almost none; a Poisson train has 29 %)."""
+    if t.size < 4:
+        return 0.0
+    isi = np.diff(t)
+    return float(np.mean(isi < 0.5 * np.median(isi)))
+
+
+def _energy(t: np.ndarray) -> float:
+    return float((t * t).sum())
+
+
+def _split_mixtures(
+    f: _Fits,
+    templates: list[np.ndarray],
+    g: _Geometry,
+    acf: np.ndarray,
+    z: float,
+    mc: int,
+    span: float,
+) -> list[np.ndarray]:
+    """Units whose cleaned discharges fall into two waveforms that fire independently are two
+    units (each half's mean becomes a template), when the difference of the two waveforms
+    reaches half the noise test on one discharge (a matched filter SNR of z/2: two templates
+    closer than that would only trade discharges at random)."""
+    out: list[np.ndarray] = []
     for u, t in enumerate(templates):
-        sel = np.flatnonzero(unit == u)
-        acc, n = np.zeros(lq), 0
-        for i in sel:
-            a = int(np.floor(pos[i]))
-            ph = pos[i] - a
-            if a < 0 or a + lq > q.size:
-                continue
-            own = _frac_shift(t, ph) * alpha[i]
-            snip = resid[a : a + lq] / SIGMA_LSB + own
-            acc += _frac_shift(snip, -ph)
-            n += 1
-        out.append(acc / n if n >= 3 else t)
+        sel = np.flatnonzero(f.unit == u)
+        if sel.size < 2 * mc:
+            out.append(t)
+            continue
+        x = _cleaned(f, templates, g, sel)
+        if len(x) < 2 * mc:
+            out.append(t)
+            continue
+        halves = _split2(x)
+        if min(h.size for h in halves) < mc:
+            out.append(t)
+            continue
+        ta, tb = (x[h].mean(axis=0) for h in halves)
+        dlt = (ta - tb) * SIGMA_LSB
+        d2 = _energy(dlt)
+        detectable = d2 * d2 >= 0.25 * z * z * _quad_noise(dlt, acf)
+        trains = [np.sort(f.pos[sel][h]) for h in halves]
+        # a mixture's halves are each a better motor-unit train than the whole
+        whole = np.sort(f.pos[sel])
+        q0 = _short_isi(whole)
+        margin = max(0.05, 2.0 * np.sqrt(q0 * (1.0 - q0) / max(whole.size - 1, 1)))
+        better = max(_short_isi(trains[0]), _short_isi(trains[1])) < q0 - margin
+        if (
+            detectable
+            and better
+            and _relation(trains[0], trains[1], span, g.length) == "independent"
+        ):
+            out.extend([ta, tb])
+        else:
+            out.append(t)
     return out
+
+
+def _resolve_by_trains(
+    f: _Fits, templates: list[np.ndarray], g: _Geometry, mc: int, span: float
+) -> list[np.ndarray]:
+    """Drop units fitted fewer than mc times; a unit time-locked to a larger one is part of it
+    (dropped); two similar units whose discharges alternate are one (the one fitted more often
+    stays, its next refit takes the other's discharges)."""
+    counts = np.bincount(f.unit, minlength=len(templates))
+    keep = [u for u in range(len(templates)) if counts[u] >= mc]
+    trains = {u: np.sort(f.pos[f.unit == u]) for u in keep}
+    m = max(1, g.margin)
+    changed = True
+    while changed:
+        changed = False
+        for i in keep:
+            for j in keep:
+                if j <= i:
+                    continue
+                rel = _relation(trains[i], trains[j], span, g.length)
+                if rel not in ("alternate", "locked"):
+                    continue
+                a, b = templates[i], templates[j]
+                if rel == "alternate":
+                    _, d = _best_shift(a, b, m)
+                    if d > min(_energy(a), _energy(b)) / 3.0:
+                        continue
+                    drop = j if counts[i] >= counts[j] else i
+                else:  # locked: the smaller waveform is part of the larger unit
+                    drop = j if _energy(a) >= _energy(b) else i
+                keep.remove(drop)
+                changed = True
+                break
+            if changed:
+                break
+    return [templates[u] for u in keep]
+
+
+def _refit(f: _Fits, templates: list[np.ndarray], g: _Geometry) -> list[np.ndarray]:
+    """Each unit's template again as the mean of its cleaned discharges."""
+    out = []
+    for u, t in enumerate(templates):
+        x = _cleaned(f, templates, g, np.flatnonzero(f.unit == u))
+        out.append(x.mean(axis=0) if len(x) >= 3 else t)
+    return out
+
+
+def _residual_peaks(rz: np.ndarray, k: float, g: _Geometry) -> np.ndarray:
+    """Extrema of |rz| >= k (any channel) that stand alone (no other crossing within a template
+    length)."""
+    above = (np.abs(rz) >= k).any(axis=0)
+    if not above.any():
+        return np.zeros(0, np.int64)
+    mag = np.abs(rz).max(axis=0)
+    d = np.diff(np.r_[0, above.astype(np.int8), 0])
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    peaks = np.array(
+        [a + int(np.argmax(mag[a:b])) for a, b in zip(starts, ends, strict=True)], np.int64
+    )
+    if peaks.size < 2:
+        return peaks
+    dd = np.diff(peaks)
+    ok = (np.r_[np.inf, dd] > g.length) & (np.r_[dd, np.inf] > g.length)
+    return peaks[ok]
 
 
 # ---------------------------------------------------------------------------------------------
 # public entry point
+
+
+def _detections(
+    signal: Any, fs: float, p: Preset, detection: Any, detect_kw: dict[str, Any]
+) -> list[SpikeResult]:
+    """One detection (with the filtered signal) per channel."""
+    x = np.asarray(signal)
+    if detection is not None:
+        dets = list(detection) if isinstance(detection, list | tuple) else [detection]
+        if all(d.filtered is not None for d in dets):
+            return dets
+    if x.ndim == 1:
+        return [detect_spikes(x, fs, p, keep_filtered=True, **detect_kw)]
+    if x.ndim != 2 or x.shape[0] < 1:
+        raise UsageError(f"signal must be (samples,) or (channels, samples), got {x.shape}")
+    return [detect_spikes(x[c], fs, p, keep_filtered=True, **detect_kw) for c in range(x.shape[0])]
 
 
 def decompose(
@@ -528,7 +779,7 @@ def decompose(
     fs: float,
     preset: str | Preset = "needle",
     *,
-    detection: SpikeResult | None = None,
+    detection: Any = None,
     max_units: int = 20,
     min_count: int | None = None,
     z: float = 4.0,
@@ -536,20 +787,23 @@ def decompose(
     frac: float = 0.25,
     gap_ms: float = 2.5,
     reference: str = "wideband",
-    rounds: int = 2,
+    rounds: int = 3,
     learn_k: float | None = None,
     keep_residual: bool = False,
     pair_ms: float | None = None,
     **detect_kw: Any,
 ) -> Decomposition:
-    """Decompose one channel into motor-unit discharge trains (see the module docstring).
+    """Decompose one channel, or several channels of one electrode array together (signal
+    (channels, samples)), into motor-unit discharge trains (see the module docstring).
 
-    detection: a `detect_spikes(..., keep_filtered=True)` result to reuse; otherwise it runs
-    here with `preset` and `detect_kw`. min_count: least discharges for a unit (default 8).
-    z: noise test of a fit (its energy reduction must exceed z^2 times what background noise
-    gives that template); alpha: accepted amplitude range of a fit relative to its template;
-    frac: share of the energy above noise a fit must explain where it lands; gap_ms: a unit's
-    least interval between discharges.
+    detection: a `detect_spikes(..., keep_filtered=True)` result (a list of them, one per
+    channel, for several) to reuse; otherwise detection runs here with `preset` and
+    `detect_kw`. min_count: least discharges for a unit (default 8). z: noise test of a fit
+    (its energy reduction must exceed z^2 times what background noise gives that template);
+    alpha: accepted amplitude range of a fit relative to its template; frac: share of the
+    energy above noise a fit must explain where it lands; gap_ms: a unit's least interval
+    between discharges; rounds: learning rounds (1 = templates from the detections only);
+    pair_ms: reach of the pair search (default by preset: needle 0.4 ms, surface 2 ms; 0 off).
     """
     p = get_preset(preset)
     if reference not in ("wideband", "band"):
@@ -560,228 +814,236 @@ def decompose(
         raise UsageError(f"alpha range {alpha!r} must contain 1 and lie in (0, 4)")
     if not (0 < z <= 20) or not (0 <= frac <= 1) or not (0 <= gap_ms <= 100):
         raise UsageError("z must be in (0, 20], frac in [0, 1], gap_ms in [0, 100]")
-    if not isinstance(rounds, int) or not 1 <= rounds <= 5:
-        raise UsageError("rounds must be 1..5")
+    if not isinstance(rounds, int) or not 1 <= rounds <= 6:
+        raise UsageError("rounds must be 1..6")
     if min_count is not None and min_count < 2:
         raise UsageError("min_count must be >= 2")
-    det = detection
-    if det is None or det.filtered is None:
-        det = detect_spikes(signal, fs, p, keep_filtered=True, **detect_kw)
-    p = det.preset
-    fs = det.fs
-    y = np.asarray(det.filtered, dtype=np.float64)
-    sigma = float(np.median(np.abs(y))) / 0.6745 if y.size else 0.0
-    if not np.isfinite(sigma) or sigma <= 0:
-        sigma = det.noise_sigma if det.noise_sigma > 0 else 1.0
+    if pair_ms is not None and not (0 <= pair_ms <= 20):
+        raise UsageError("pair_ms must be in [0, 20] ms")
+    dets = _detections(signal, fs, p, detection, detect_kw)
+    n_ch = len(dets)
+    if n_ch > MATCH_MAX_CH:
+        raise UsageError(f"at most {MATCH_MAX_CH} channels can be decomposed together")
+    if len({d.filtered.size for d in dets}) != 1:  # type: ignore[union-attr]
+        raise UsageError("every channel needs the same number of samples")
+    p = dets[0].preset
+    fs = dets[0].fs
+    y = np.array([np.asarray(d.filtered, dtype=np.float64) for d in dets])
+    sigma = np.array([float(np.median(np.abs(r))) / 0.6745 if r.size else 0.0 for r in y])
+    for c in range(n_ch):
+        if not np.isfinite(sigma[c]) or sigma[c] <= 0:
+            sigma[c] = dets[c].noise_sigma if dets[c].noise_sigma > 0 else 1.0
     ms = fs / 1000.0
     pre = max(2, int(round(p.pre_ms * ms)))
     post = max(2, int(round(p.post_ms * ms)))
-    while pre + post + 1 > MATCH_MAX_LEN:
+    while n_ch * (pre + post + 1) > MATCH_MAX_SPAN or pre + post + 1 > MATCH_MAX_LEN:
         pre, post = pre * 3 // 4, post * 3 // 4
     margin = max(1, int(round(p.align_ms * ms)))
-    g = _Geometry(pre, post, margin, max(3, int(round((pre + post + 1) / 8))))
+    g = _Geometry(pre, post, margin, max(3, int(round((pre + post + 1) / 8))), n_ch)
     k = p.k
     mc = 8 if min_count is None else int(min_count)
     gap = int(max(round(gap_ms * ms), (pre + post + 1) // 2))
-    zf = y / sigma
+    zf = y / sigma[:, None]
     q = np.clip(np.round(zf * SIGMA_LSB), -32767, 32767).astype(np.int16)
+    n = q.shape[1]
+    span = float(n)
 
-    ev = det.events
-    centres = ev["core_index"].astype(np.int64)
-    quiet = np.ones(q.size, bool)
+    # candidates: every channel's detections, one per event (the largest within a template)
+    cen_all = np.concatenate([d.events["core_index"].astype(np.int64) for d in dets])
+    mag = np.concatenate([np.abs(d.events["amplitude"]) / sigma[c] for c, d in enumerate(dets)])
+    order = np.argsort(cen_all, kind="stable")
+    cen_all, mag = cen_all[order], mag[order]
+    centres = _one_per_event(cen_all, mag, g.length // 2) if n_ch > 1 else cen_all
+    quiet = np.ones(n, bool)
     for c in centres:
         quiet[max(0, c - g.length) : c + g.length] = False
-    quiet &= np.abs(zf) < k
+    quiet &= (np.abs(zf) < k).all(axis=0)
     acf = _noise_acf(q.astype(np.float64), quiet, g.length)
 
-    def isolated(cs: np.ndarray) -> np.ndarray:
-        d = np.diff(cs)
-        left = np.r_[np.inf, d]
-        right = np.r_[d, np.inf]
-        return (left > g.length) & (right > g.length)
-
     if learn_k is None or learn_k >= k:
-        iso = centres[isolated(centres)] if centres.size else centres
+        dd = np.diff(centres)
+        iso_m = (np.r_[np.inf, dd] > g.length) & (np.r_[dd, np.inf] > g.length)
+        iso = centres[iso_m] if centres.size else centres
     else:  # candidates below the detection threshold too: units whose MUAPs barely reach it
         iso = _residual_peaks(zf, learn_k, g)
     ext, _ = _cut(zf, iso, g)
-    units = _learn(ext, g, k, max_units, mc) if len(ext) else []
-    templates = [u.template for u in units]
-    pair = int(round(pair_ms * ms)) if pair_ms is not None else int(round(_PAIR_MS[p.name] * ms))
-    opts = {"z": z, "alpha": alpha, "frac": frac, "gap": gap, "seg_k": k, "pair": 0}
-    unit, pos, alp, resid, full = _peel(q, templates, g, fs, acf, **opts)
+    templates = [u.template for u in _learn(ext, g, k, max_units, mc)] if len(ext) else []
+    pair = int(round((_PAIR_MS.get(p.name, 0.0) if pair_ms is None else pair_ms) * ms))
+    opts: dict[str, Any] = {"z": z, "alpha": alpha, "frac": frac, "gap": gap, "seg_k": k}
+    floor = g.length * float(acf[:, 0].sum())
+    f = _peel(q, templates, g, fs, acf, **opts)
     for _ in range(rounds - 1):
-        # learn again from every fitted discharge, cleaned of the other fits (residual + its
-        # own fit: overlapped discharges join), and from what the fits left unexplained
-        ext1 = _cleaned(resid, unit, pos, alp, templates, g)
-        rz = resid / SIGMA_LSB
-        cand = _residual_peaks(rz, k if learn_k is None else min(k, learn_k), g)
+        if not templates:
+            break
+        templates = _refit(f, templates, g)
+        templates = _split_mixtures(f, templates, g, acf, z, mc, span)
+        # new units in what the fits leave
+        rz = f.resid / SIGMA_LSB
+        k_new = k - 1.0 if learn_k is None else min(k, learn_k)
+        cand = _residual_peaks(rz, k_new, g)
         ext2, _ = _cut(rz, cand, g)
-        pool = np.concatenate([ext1, ext2]) if len(ext2) else ext1
-        if len(pool) >= mc:
-            relearnt = [u.template for u in _learn(pool, g, k, max_units, mc)]
-            if relearnt:
-                templates = relearnt
-        unit, pos, alp, resid, full = _peel(q, templates, g, fs, acf, **opts)
-        # units the matching hardly uses are dropped (a cluster of what was not one unit)
-        counts = np.bincount(unit, minlength=len(templates))
-        keep = [u for u in range(len(templates)) if counts[u] >= mc]
-        if len(keep) < len(templates):
-            templates = [templates[u] for u in keep]
-            unit, pos, alp, resid, full = _peel(q, templates, g, fs, acf, **opts)
+        n_old = len(templates)
+        if len(ext2) >= mc:
+            m = max(1, g.margin)
+            for nu in _learn(ext2, g, k, max_units, mc):
+                if len(templates) >= max_units:
+                    break
+                if not any(_same_unit(nu.template, t, m) for t in templates):
+                    templates.append(nu.template)
+        f = _peel(q, templates, g, fs, acf, **opts)
+        if len(templates) > n_old:  # a new unit must fire like a motor unit
+            keep = list(range(n_old)) + [
+                u
+                for u in range(n_old, len(templates))
+                if _short_isi(np.sort(f.pos[f.unit == u])) <= NEW_UNIT_SHORT_ISI
+            ]
+            if len(keep) < len(templates):
+                templates = [templates[u] for u in keep]
+                f = _peel(q, templates, g, fs, acf, **opts)
+        resolved = _resolve_by_trains(f, templates, g, mc, span)
+        if len(resolved) < len(templates):
+            templates = resolved
+            f = _peel(q, templates, g, fs, acf, **opts)
+    # final peel: each unit's variability declared, near-coincident pairs resolved
+    for it in range(4):
+        if not templates:
+            break
+        lv = _leftover(f, len(templates), g, floor)
+        f = _peel(q, templates, g, fs, acf, **opts, pair=pair, leftover=lv)
+        if it == 3:
+            break
+        resolved = _resolve_by_trains(f, templates, g, mc, span)
+        if len(resolved) == len(templates):
+            break
+        templates = resolved
+        f = _peel(q, templates, g, fs, acf, **opts)
+    return _result(dets, f, templates, g, sigma, acf, z, k, reference, keep_residual, centres)
 
-    # one unit seen as two templates (e.g. aligned on different phases): similar waveforms
-    # whose discharges interleave instead of coinciding at random
-    merged = _merge_by_trains(templates, unit, pos, g)
-    if len(merged) < len(templates):
-        templates = merged
-        unit, pos, alp, resid, full = _peel(q, templates, g, fs, acf, **opts)
 
-    # the final peel: each unit's variability (what its fits leave) declared, near-coincident
-    # pairs resolved
-    lv = _leftover(resid, unit, pos, len(templates), g, g.length * acf[0])
-    unit, pos, alp, resid, full = _peel(
-        q, templates, g, fs, acf, **(opts | {"pair": pair}), leftover=lv
-    )
+def _one_per_event(cen: np.ndarray, mag: np.ndarray, w: int) -> np.ndarray:
+    """Sorted candidate samples merged across channels: within w samples only the largest
+    (in sigmas) stays."""
+    if cen.size == 0:
+        return cen
+    keep = np.ones(cen.size, bool)
+    i = 0
+    while i < cen.size:
+        j = i
+        while j + 1 < cen.size and cen[j + 1] - cen[i] <= w:
+            j += 1
+        if j > i:
+            best = i + int(np.argmax(mag[i : j + 1]))
+            keep[i : j + 1] = False
+            keep[best] = True
+        i = j + 1
+    return np.unique(cen[keep])
 
+
+def _result(
+    dets: list[SpikeResult],
+    f: _Fits,
+    templates: list[np.ndarray],
+    g: _Geometry,
+    sigma: np.ndarray,
+    acf: np.ndarray,
+    z: float,
+    k: float,
+    reference: str,
+    keep_residual: bool,
+    centres: np.ndarray,
+) -> Decomposition:
+    n_ch = len(dets)
+    fs = dets[0].fs
     n_u = len(templates)
-    tm = np.array(templates).reshape(n_u, g.length)
-    band_ref = np.zeros(n_u)
+    tm = np.array(templates).reshape(n_u, n_ch, g.length)
+    unit, pos, alp, resid = f.unit, f.pos, f.alpha, f.resid
+    # per unit and channel: the template's extremum in the detection band
+    band_ref = np.zeros((n_u, n_ch))
     for u in range(n_u):
-        i = int(np.argmax(np.abs(tm[u])))
-        if 0 < i < g.length - 1:
-            band_ref[u] = i + float(subsample_offset(tm[u, i - 1 : i + 2][None, :])[0])
-        else:
-            band_ref[u] = float(i)
+        for c in range(n_ch):
+            i = int(np.argmax(np.abs(tm[u, c])))
+            if 0 < i < g.length - 1:
+                band_ref[u, c] = i + float(subsample_offset(tm[u, c, i - 1 : i + 2][None, :])[0])
+            else:
+                band_ref[u, c] = float(i)
     ref = band_ref.copy()
-    if reference == "wideband" and n_u and det.signal is not None:
-        ref = _wideband_ref(det, unit, pos, band_ref, g)
-    t_idx = pos + ref[unit] if unit.size else np.zeros(0)
-    peak_val = tm[np.arange(n_u), np.clip(np.round(band_ref).astype(int), 0, g.length - 1)]
+    if reference == "wideband" and n_u:
+        for c in range(n_ch):
+            if dets[c].signal is not None:
+                ref[:, c] = _wideband_ref(dets[c], unit, pos, band_ref[:, c], g)
+    # the unit's reference channel: where its template is largest (in sigmas)
+    p2p = tm.max(axis=2) - tm.min(axis=2) if n_u else np.zeros((0, n_ch))
+    main = np.argmax(p2p, axis=1) if n_u else np.zeros(0, int)
+    visible = np.zeros((n_u, n_ch), bool)
+    for u in range(n_u):
+        for c in range(n_ch):
+            t = tm[u, c][None, :] * SIGMA_LSB
+            e = _energy(t)
+            visible[u, c] = e > 0 and e * e >= z * z * _quad_noise(t, acf[c : c + 1])
+    uref = ref[np.arange(n_u), main] if n_u else np.zeros(0)
+    t_idx = pos + uref[unit] if unit.size else np.zeros(0)
+    br = np.clip(np.round(band_ref).astype(int), 0, g.length - 1)
+    peak_val = (
+        tm[np.arange(n_u), main, br[np.arange(n_u), main]] * sigma[main] if n_u else np.zeros(0)
+    )
     fits = np.zeros(unit.size, DECOMP_EVENTS_DTYPE)
     fits["index"] = t_idx
     fits["t"] = t_idx / fs
     fits["unit"] = unit
     fits["alpha"] = alp
-    fits["amplitude"] = alp * (peak_val[unit] if unit.size else 0.0) * sigma
+    fits["amplitude"] = alp * (peak_val[unit] if unit.size else 0.0)
+    fits["channel"] = main[unit] if unit.size else 0
 
     # detections no fit explains: the residual still reaches the threshold at their extremum
-    left = np.zeros(centres.size, bool)
-    if centres.size:
-        nb = np.clip(centres[:, None] + np.arange(-1, 2)[None, :], 0, q.size - 1)
-        left = np.abs(resid[nb]).max(axis=1) >= k * SIGMA_LSB
-    un = np.zeros(int(left.sum()), DECOMP_EVENTS_DTYPE)
-    un["t"] = ev["t"][left]
-    un["index"] = ev["t"][left] * fs
-    un["unit"] = -1
-    un["amplitude"] = ev["amplitude"][left]
-    un["alpha"] = np.nan
-    events = np.concatenate([fits, un])
+    parts = [fits]
+    n_un = 0
+    for c, d in enumerate(dets):
+        cc = d.events["core_index"].astype(np.int64)
+        left = np.zeros(cc.size, bool)
+        if cc.size:
+            nb = np.clip(cc[:, None] + np.arange(-1, 2)[None, :], 0, resid.shape[1] - 1)
+            left = np.abs(resid[c][nb]).max(axis=1) >= k * SIGMA_LSB
+        un = np.zeros(int(left.sum()), DECOMP_EVENTS_DTYPE)
+        un["t"] = d.events["t"][left]
+        un["index"] = d.events["t"][left] * fs
+        un["unit"] = -1
+        un["amplitude"] = d.events["amplitude"][left]
+        un["alpha"] = np.nan
+        un["channel"] = c
+        parts.append(un)
+        n_un += int(left.sum())
+    events = np.concatenate(parts)
     events = events[np.argsort(events["t"], kind="stable")]
-    rs = float(np.median(np.abs(resid.astype(np.float64)))) / 0.6745 / SIGMA_LSB * sigma
+    rs = np.median(np.abs(resid.astype(np.float64)), axis=1) / 0.6745 / SIGMA_LSB * sigma
     counters = {
-        "detections": int(len(ev)),
-        "isolated_detections": int(iso.size),
+        "detections": int(sum(len(d.events) for d in dets)),
+        "candidates": int(centres.size),
         "fits": int(unit.size),
-        "unassigned": int(left.sum()),
-        "segments_at_fit_limit": int(full),
+        "pair_fits": int(f.pair.sum()),
+        "unassigned": n_un,
+        "segments_at_fit_limit": int(f.full),
     }
+    single = n_ch == 1
     return Decomposition(
         fs=fs,
-        preset=p,
-        templates=tm * sigma,
+        preset=dets[0].preset,
+        templates=(tm[:, 0] * sigma[0]) if single else tm * sigma[None, :, None],
         pre=g.pre,
-        reference=ref,
+        reference=uref,
         events=events,
-        noise_sigma=sigma,
-        residual_sigma=rs,
-        detection=det,
+        noise_sigma=float(sigma[0]) if single else sigma,
+        residual_sigma=float(rs[0]) if single else rs,
+        detection=dets[0] if single else dets,
         counters=counters,
-        residual=resid.astype(np.float64) / SIGMA_LSB * sigma if keep_residual else None,
+        residual=(
+            (resid.astype(np.float64) / SIGMA_LSB * sigma[:, None])[0 if single else slice(None)]
+            if keep_residual
+            else None
+        ),
+        channel_reference=None if single else ref,
+        visible=None if single else visible,
+        unit_channel=None if single else main,
     )
-
-
-def _merge_by_trains(
-    templates: list[np.ndarray], unit: np.ndarray, pos: np.ndarray, g: _Geometry
-) -> list[np.ndarray]:
-    """Merge templates that are one unit: after the best shift they differ by less than a
-    third of the smaller energy, and fewer than 10 % of the discharges of the smaller train
-    fall within half an inter-discharge interval of the other's (independent units coincide
-    that closely about half of the time; the two halves of one split unit alternate)."""
-    m = max(1, g.margin)
-    keep = list(range(len(templates)))
-    trains = {u: np.sort(pos[unit == u]) for u in keep}
-    changed = True
-    while changed:
-        changed = False
-        for i in keep:
-            for j in keep:
-                if j <= i or trains[i].size < 3 or trains[j].size < 3:
-                    continue
-                a, b = templates[i], templates[j]
-                _, d = _best_shift(a, b, m)
-                if d > min(float(a @ a), float(b @ b)) / 3.0:
-                    continue
-                small, big = (
-                    (trains[i], trains[j])
-                    if trains[i].size <= trains[j].size
-                    else (
-                        trains[j],
-                        trains[i],
-                    )
-                )
-                half = 0.5 * min(np.median(np.diff(trains[i])), np.median(np.diff(trains[j])))
-                k = np.searchsorted(big, small)
-                near = np.minimum(
-                    np.abs(small - big[np.clip(k - 1, 0, big.size - 1)]),
-                    np.abs(small - big[np.clip(k, 0, big.size - 1)]),
-                )
-                if np.mean(near < half) < 0.1:
-                    keep.remove(j if trains[i].size >= trains[j].size else i)
-                    changed = True
-                    break
-            if changed:
-                break
-    return [templates[u] for u in keep]
-
-
-def _cleaned(
-    resid: np.ndarray,
-    unit: np.ndarray,
-    pos: np.ndarray,
-    alpha: np.ndarray,
-    templates: list[np.ndarray],
-    g: _Geometry,
-) -> np.ndarray:
-    """Extended snippets (sigma units) of every fit: the residual plus that fit alone, so the
-    discharge is seen without the units that overlapped it; aligned to its template."""
-    m, lq = g.margin, g.length
-    out = []
-    for i in range(unit.size):
-        a = int(np.floor(pos[i]))
-        if a - m < 0 or a + lq + m > resid.size:
-            continue
-        ext = resid[a - m : a + lq + m] / SIGMA_LSB
-        ext[m : m + lq] += _frac_shift(templates[unit[i]], pos[i] - a) * alpha[i]
-        out.append(ext)
-    return np.array(out).reshape(len(out), lq + 2 * m)
-
-
-def _residual_peaks(rz: np.ndarray, k: float, g: _Geometry) -> np.ndarray:
-    """Extrema of |rz| >= k that stand alone (no other crossing within a template length)."""
-    above = np.abs(rz) >= k
-    if not above.any():
-        return np.zeros(0, np.int64)
-    d = np.diff(np.r_[0, above.astype(np.int8), 0])
-    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-    peaks = np.array(
-        [a + int(np.argmax(np.abs(rz[a:b]))) for a, b in zip(starts, ends, strict=True)], np.int64
-    )
-    if peaks.size < 2:
-        return peaks
-    dd = np.diff(peaks)
-    ok = (np.r_[np.inf, dd] > g.length) & (np.r_[dd, np.inf] > g.length)
-    return peaks[ok]
 
 
 def _wideband_ref(
