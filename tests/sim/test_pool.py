@@ -10,7 +10,7 @@ from muwatch.sim.firing import spike_trains
 
 
 def test_fuglevand_parameters() -> None:
-    p = sim.make_pool("ADM", n_units=120, seed=3)
+    p = sim.make_pool("ADM", n_units=120, seed=3, twitch_range=100.0)  # Fuglevand's rank law
     i = np.arange(1, 121)
     np.testing.assert_allclose(p.rte, np.exp(np.log(30) * i / 120))
     np.testing.assert_allclose(p.pfr_hz, 35 - 10 * p.rte / p.rte[-1])
@@ -20,6 +20,15 @@ def test_fuglevand_parameters() -> None:
         (1 / 100 ** (119 / 120)) ** (np.log(3) / np.log(100))
     )
     assert p.e_max == pytest.approx(30 + 25 - 8)
+
+
+def test_default_twitch_follows_the_fibre_count() -> None:
+    # force and S-MUP from the same innervation number (MUAP amplitude ∝ twitch, Fuglevand 1993)
+    p = sim.make_pool("ADM", n_units=120, seed=3)
+    np.testing.assert_allclose(p.twitch, p.fibres / p.fibres.min())
+    strongest, weakest = int(np.argmax(p.twitch)), int(np.argmin(p.twitch))
+    assert p.t_contract_s[weakest] == pytest.approx(0.090)
+    assert p.t_contract_s[strongest] == pytest.approx(0.030)
 
 
 def test_force_inverse_is_monotone_and_consistent() -> None:

@@ -36,10 +36,18 @@ LATENCY_SD_S = 0.3e-3
 # spike-triggered averaging finds at threshold force (DE-STA MUNE ~ CMAP / S-MUP: TA 226 at
 # threshold, 91 at 40 % MVC, i.e. threshold S-MUPs ~ 25 µV, ~2.5x smaller than at 40 % MVC).
 # Making fibres proportional to Fuglevand's 100-fold twitch range instead gave the first units
-# S-MUPs of 2-9 µV, below electrode noise, which no recording shows. The twitch keeps its
-# 100-fold range: small units also have thinner, weaker fibres.
+# S-MUPs of 2-9 µV, below electrode noise, which no recording shows.
 SMUP_MIN_FRACTION = 0.4
 SIZE_LOG_SD = 0.25  # [check] scatter of S-MUP size around the recruitment-order trend
+# Twitch force from the same fibre count (default, `twitch_range=None`): a unit's force and its
+# S-MUP both grow with its innervation number (Enoka & Fuglevand, Muscle Nerve 2001;24:4), as
+# Fuglevand 1993 assumed (MUAP amplitude ∝ twitch). Fuglevand's rank law (a 100-fold twitch
+# range by recruitment rank) on top of S-MUPs that span only ~10-fold made each unit's MUAP
+# energy grow like its force rather than its force squared, so the surface EMG amplitude rose
+# like √force: 24 % of MVC EMG at 5 % MVC and 64 % at 40 % in healthy ADM, where hand muscles
+# show a near-linear RMS-force relation (Lawrence & De Luca, J Appl Physiol 1983;54:1653). With
+# force ∝ fibres it reads 12 % and 41 % (docs/simulator.md); below ~10 % MVC no pool is linear:
+# one unit at its minimum rate is already a few % of the MVC EMG (random summation).
 
 
 def surface_gain(r_mm: np.ndarray | float) -> np.ndarray:
@@ -63,7 +71,7 @@ class MotorUnitPool:
     ids: np.ndarray  # stable unit ids (kept across ageing steps)
     rte: np.ndarray  # recruitment threshold excitation
     pfr_hz: np.ndarray  # peak firing rate
-    twitch: np.ndarray  # peak twitch force (arbitrary units, Fuglevand P_i)
+    twitch: np.ndarray  # peak twitch force (arbitrary units; ∝ fibres by default)
     t_contract_s: np.ndarray  # twitch contraction time
     fibres: np.ndarray  # muscle fibres innervated
     lateral_mm: np.ndarray  # territory centre, across the muscle (0 = centre)
@@ -148,7 +156,7 @@ def make_pool(
     seed: int = 0,
     *,
     rr: float = 30.0,
-    twitch_range: float = 100.0,
+    twitch_range: float | None = None,
     isi_cv: float = 0.15,
     variability: Variability = "physiological",
     jitter_us: float | None = None,
@@ -158,12 +166,14 @@ def make_pool(
     `variability`: "physiological" draws positions, widths and shapes per unit;
     "shared_shape" keeps one MUAP shape for all units but sizes still differ (MUNIX checks);
     "identical" makes every unit's MUAP and latency the same (ICMUC = N check).
+    `twitch_range`: None (default) makes twitch force proportional to the fibre count (see
+    above); a number gives Fuglevand's rank law Pᵢ = exp(ln(range)·i/N) instead.
     """
     m = muscle(muscle_name)
     n = m.n_units if n_units is None else int(n_units)
     if not 1 <= n <= 5000:
         raise UsageError(f"n_units must be 1..5000, got {n}")
-    if rr <= 1 or twitch_range <= 1:
+    if rr <= 1 or (twitch_range is not None and twitch_range <= 1):
         raise UsageError("rr and twitch_range must be > 1")
     if not 0.0 <= isi_cv <= 0.5:
         raise UsageError(f"isi_cv must be 0..0.5 (Fuglevand: 0.1-0.2), got {isi_cv}")
@@ -171,8 +181,6 @@ def make_pool(
     i = np.arange(1, n + 1, dtype=float)
     rte = np.exp(np.log(rr) * i / n)
     pfr = PFR1_HZ - PFRD_HZ * rte / rte[-1]
-    twitch = np.exp(np.log(twitch_range) * i / n)
-    t_contract = 0.090 * (1.0 / twitch) ** (np.log(3.0) / np.log(twitch_range))
     # electrical size in recruitment order: exponential quantiles above a floor (Bostock 2016)
     quantile = -np.log(1.0 - (i - 0.5) / n)
     size = SMUP_MIN_FRACTION + (1.0 - SMUP_MIN_FRACTION) * quantile / quantile.mean()
@@ -182,6 +190,14 @@ def make_pool(
 
     if variability == "identical":
         fibres = np.full(n, m.innervation_ratio, dtype=np.int64)
+    if twitch_range is None:
+        twitch = fibres / float(fibres.min())  # force ∝ innervation number
+        span = float(twitch.max())
+    else:
+        twitch = np.exp(np.log(twitch_range) * i / n)  # Fuglevand's rank law
+        span = float(twitch_range)
+    # contraction time 90 ms for the weakest unit, a third of that for the strongest (Fuglevand)
+    t_contract = 0.090 * (1.0 / twitch) ** (np.log(3.0) / np.log(span) if span > 1 else 0.0)
     if variability == "physiological":
         lateral = rng.uniform(-m.width_mm / 2, m.width_mm / 2, n)
         depth = rng.uniform(*m.depth_mm, n)
