@@ -45,6 +45,7 @@ static int32_t units[MAXN];
 static int16_t m_tm[MW_MATCH_MAX_ROWS * 64], m_res[MAXN];
 static uint16_t m_unit[MW_MATCH_MAX_ROWS];
 static int64_t m_gain[MW_MATCH_MAX_ROWS], m_spill[MW_MATCH_MAX_ROWS], m_left[MW_MATCH_MAX_ROWS];
+static uint16_t m_alpha[2 * MW_MATCH_MAX_ROWS];
 static mw_match_best_t m_work[MAXN];
 static mw_match_hit_t m_hits[64];
 static int64_t m_cross[MW_MATCH_MAX_ROWS * MW_MATCH_MAX_ROWS * 9];
@@ -188,6 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mc.gap = (uint16_t)take(&r, 2);
     mc.frac_q8 = (uint16_t)(take(&r, 2) % 300u);
     mc.pair_reach = (uint16_t)(take(&r, 1) % 6u); /* 0..5; 5 is over the cross table's 4 */
+    mc.refit = (uint16_t)(take(&r, 1) % 10u);      /* 9 is refused */
     mc.floor = (int64_t)(int32_t)take(&r, 4) * (int64_t)(take(&r, 1) % 64u);
     mc.pair_trigger = (int64_t)(int32_t)take(&r, 4) * (int64_t)(take(&r, 1) % 64u);
     const uint32_t n_ch = mc.n_ch ? mc.n_ch : 1u;
@@ -202,6 +204,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         m_gain[k] = 1 + (int64_t)(take(&r, 3));
         m_spill[k] = (int64_t)take(&r, 2) << (take(&r, 1) % 30u); /* some over 2^40: refused */
         m_left[k] = (int64_t)take(&r, 3) << (take(&r, 1) % 24u);
+        m_alpha[2u * k] = (uint16_t)take(&r, 2); /* lo > hi or 0 sometimes: refused */
+        m_alpha[2u * k + 1u] = (uint16_t)take(&r, 2);
     }
     const int with_spill = (int)(take(&r, 1) & 1u);
     for (uint32_t i = 0; i < n; i++) {
@@ -210,7 +214,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mw_match_t mm;
     if ((uint32_t)mc.len * n_ch <= 64u && mc.pair_reach <= 4u &&
         mw_match_init(&mm, &mc, m_tm, m_unit, m_gain, with_spill ? m_spill : NULL,
-                      with_spill ? m_left : NULL, m_cross) == MW_OK) {
+                      with_spill ? m_left : NULL, (take(&r, 1) & 1u) ? m_alpha : NULL,
+                      m_cross) == MW_OK) {
         mw_match_segment(&mm, &mc, m_res, seg, m_work, (take(&r, 1) & 1u) ? &m_pw : NULL, m_hits,
                          1u + take(&r, 1) % 64u);
     }

@@ -11,7 +11,8 @@
  *     alpha = c / E,  c = sum_ch sum_i r[ch][t+i]*T_k[ch][i],  E = sum T_k^2   (alpha in Q14)
  * and fitting it removes gain = alpha * c = c^2 / E of residual energy. A fit is a candidate
  * when (1) alpha_lo <= alpha <= alpha_hi (the waveform is the template at a plausible size,
- * not a fraction of it or a larger, different potential), (2) gain >= min_gain[k] (the host's
+ * not a fraction of it or a larger, different potential; per row when given: a unit whose
+ * size varies little must not take the discharges of a similar, larger or smaller one), (2) gain >= min_gain[k] (the host's
  * noise test: z^2 times the variance that background noise alone gives c^2/E for that row),
  * (3) gain >= frac_q8/256 * (W - floor), W = residual energy over the support (the template
  * explains a share of the energy above the noise floor there: a small template does not take
@@ -29,6 +30,12 @@
  * variability: z^2 * leftover / (n_ch * len^2)), and leftover[k] the energy such a fit leaves
  * on its support; both accumulate per position over the fits around it (extra, load).
  *
+ * Overlapping fits (refit > 0). The amplitude of a fit taken while another discharge overlaps
+ * it is biased by that discharge; once the other is fitted too, every fit overlapping the new
+ * one gets its amplitude again from the residual plus its own waveform (clamped to its row's
+ * range), for up to `refit` sweeps (Gauss-Seidel steps towards the joint least-squares fit of
+ * the overlapping templates, as orthogonal matching pursuit re-fits its atoms).
+ *
  * Pair search (pair_reach > 0). Two discharges less than a phase apart can sum to a waveform
  * that one other template (or one of the two at a wrong amplitude) matches better than either
  * alone, so one-at-a-time peeling takes the wrong fit first and the residual no longer shows
@@ -41,7 +48,9 @@
  * member's noise test demands at its place (min_gain + extra; model selection: one more
  * component must pay its own test), each member adds to what the other alone explains at
  * least that plus the other's spill over their overlap, the rows belong to different units
- * not fitted within `gap`, and the pair is identifiable (X^2 <= 7/8 E1 E2: two nearly identical waveforms at one place are not).
+ * not fitted within `gap`, and the pair is identifiable: the part of each template that the
+ * other cannot explain, E1 (1 - rho^2), passes that row's noise test (so the amplitudes' noise
+ * SD stays below 1/z; two nearly identical waveforms at one place are not identifiable).
  * When no single candidate is left, positions whose support still holds more than
  * pair_trigger + load of energy are searched for a pair the same way (with g0 = 0), largest
  * energy first: two discharges whose phases cancel leave neither unit a plausible single fit.
@@ -74,6 +83,7 @@ typedef struct {
     uint16_t gap;          /* a unit is not fitted twice within gap samples, 0..32767 */
     uint16_t frac_q8;      /* share of the support's energy above floor a fit must explain */
     uint16_t pair_reach;   /* 0: no pair search; else 1..MW_MATCH_MAX_REACH samples */
+    uint16_t refit;        /* sweeps re-fitting overlapping fits' amplitudes, 0..8 */
     uint32_t stride;       /* residual samples from one channel to the next (n_ch > 1) */
     int64_t floor;         /* noise energy expected over the support (n_ch*len*sigma^2), >= 0 */
     int64_t pair_trigger;  /* pair search when a single fit leaves more than this, >= 0 */
@@ -89,6 +99,7 @@ typedef struct {
     const int64_t *min_gain;  /* least gain per row, 0 < min_gain < 2^60 */
     const int64_t *spill;     /* per row: gain demanded per sample of overlap, or NULL */
     const int64_t *leftover;  /* per row: energy a fit typically leaves, or NULL */
+    const uint16_t *alpha;    /* per row: accepted amplitude range (lo, hi) Q14, or NULL */
     const int64_t *cross;     /* n_rows x n_rows x (2*pair_reach+1), filled by init */
     int64_t energy[MW_MATCH_MAX_ROWS];
 } mw_match_t;
@@ -119,12 +130,13 @@ typedef struct {
 
 int32_t mw_match_cfg_check(const mw_match_cfg_t *cfg);
 /* Keep pointers to the templates, units and thresholds; every row needs energy > 0 and
- * 0 < min_gain < 2^60; spill (0..2^40) and leftover (0..2^44) may be NULL (zero). With
- * pair_reach > 0, cross (n_rows^2 * (2*pair_reach+1) entries, caller-owned) is filled with
- * the templates' cross products; it may be NULL otherwise. */
+ * 0 < min_gain < 2^60; spill (0..2^40) and leftover (0..2^44) may be NULL (zero); alpha
+ * (n_rows x 2: lo, hi in Q14, 1 <= lo <= hi) may be NULL (the cfg's range for every row).
+ * With pair_reach > 0, cross (n_rows^2 * (2*pair_reach+1) entries, caller-owned) is filled
+ * with the templates' cross products; it may be NULL otherwise. */
 int32_t mw_match_init(mw_match_t *m, const mw_match_cfg_t *cfg, const int16_t *templates,
                       const uint16_t *unit, const int64_t *min_gain, const int64_t *spill,
-                      const int64_t *leftover, int64_t *cross);
+                      const int64_t *leftover, const uint16_t *alpha, int64_t *cross);
 /* Peel templates off the segment in place: n samples of each of n_ch channels, channel ch at
  * resid[ch * stride] (stride >= n when n_ch > 1); work has n entries; pw is needed when
  * pair_reach > 0. Returns the number of fits written to hits (<= max_hits; a pair needs two

@@ -13,7 +13,7 @@ int32_t mw_match_cfg_check(const mw_match_cfg_t *cfg)
         cfg->n_rows > MW_MATCH_MAX_ROWS || cfg->n_ch == 0u || cfg->n_ch > MW_MATCH_MAX_CH ||
         (uint32_t)cfg->n_ch * cfg->len > MW_MATCH_MAX_SPAN || cfg->alpha_lo_q14 == 0u ||
         cfg->alpha_lo_q14 > cfg->alpha_hi_q14 || cfg->gap > 32767u || cfg->frac_q8 > 256u ||
-        cfg->pair_reach > MW_MATCH_MAX_REACH || cfg->floor < 0 ||
+        cfg->pair_reach > MW_MATCH_MAX_REACH || cfg->refit > 8u || cfg->floor < 0 ||
         cfg->floor > ((int64_t)1 << 50) || cfg->pair_trigger < 0 ||
         cfg->pair_trigger > ((int64_t)1 << 50)) {
         return MW_ERR_ARG;
@@ -38,9 +38,24 @@ static int64_t mw__dot(const int16_t *a, uint32_t stride, const int16_t *b, uint
     return c;
 }
 
+/* sum over channels and samples of a[ch][i]^2, channels `stride` apart */
+static int64_t mw__energy(const int16_t *a, uint32_t stride, uint32_t n_ch, uint32_t len)
+{
+    int64_t e = 0;
+    for (uint32_t ch = 0; ch < n_ch; ch++) {
+        const int16_t *x = &a[(size_t)ch * stride];
+        int64_t s = 0;
+        for (uint32_t i = 0; i < len; i++) {
+            s += (int32_t)x[i] * x[i];
+        }
+        e += s;
+    }
+    return e;
+}
+
 int32_t mw_match_init(mw_match_t *m, const mw_match_cfg_t *cfg, const int16_t *templates,
                       const uint16_t *unit, const int64_t *min_gain, const int64_t *spill,
-                      const int64_t *leftover, int64_t *cross)
+                      const int64_t *leftover, const uint16_t *alpha, int64_t *cross)
 {
     if (m == NULL || templates == NULL || unit == NULL || min_gain == NULL ||
         mw_match_cfg_check(cfg) != MW_OK || (cfg->pair_reach > 0u && cross == NULL)) {
@@ -52,7 +67,8 @@ int32_t mw_match_init(mw_match_t *m, const mw_match_cfg_t *cfg, const int16_t *t
         const int64_t e = mw__dot(t, len, t, n_ch, len);
         if (e <= 0 || min_gain[k] <= 0 || min_gain[k] >= ((int64_t)1 << 60) ||
             (spill != NULL && (spill[k] < 0 || spill[k] > ((int64_t)1 << 40))) ||
-            (leftover != NULL && (leftover[k] < 0 || leftover[k] > ((int64_t)1 << 44)))) {
+            (leftover != NULL && (leftover[k] < 0 || leftover[k] > ((int64_t)1 << 44))) ||
+            (alpha != NULL && (alpha[2u * k] == 0u || alpha[2u * k] > alpha[2u * k + 1u]))) {
             return MW_ERR_ARG;
         }
         m->energy[k] = e;
@@ -92,6 +108,7 @@ int32_t mw_match_init(mw_match_t *m, const mw_match_cfg_t *cfg, const int16_t *t
     m->min_gain = min_gain;
     m->spill = spill;
     m->leftover = leftover;
+    m->alpha = alpha;
     m->cross = reach > 0 ? cross : NULL;
     return MW_OK;
 }
@@ -128,6 +145,14 @@ static int64_t mw__leftover(const mw_match_t *m, int32_t row)
     return m->leftover != NULL ? m->leftover[row] : 0;
 }
 
+/* Is amplitude a (Q14) in row k's accepted range? */
+static int mw__alpha_ok(const mw_match_t *m, const mw_match_cfg_t *cfg, uint32_t k, int64_t a)
+{
+    const int64_t lo = m->alpha != NULL ? m->alpha[2u * k] : cfg->alpha_lo_q14;
+    const int64_t hi = m->alpha != NULL ? m->alpha[2u * k + 1u] : cfg->alpha_hi_q14;
+    return a >= lo && a <= hi;
+}
+
 /* The best candidate at start position t over every row, into *b (its extra and load are
  * kept: they depend on the fits around, not on the residual). */
 static void mw__eval(const mw_match_t *m, const mw_match_cfg_t *cfg, const int16_t *r,
@@ -135,7 +160,7 @@ static void mw__eval(const mw_match_t *m, const mw_match_cfg_t *cfg, const int16
 {
     const uint32_t len = cfg->len, n_ch = cfg->n_ch, span = len * n_ch;
     const int16_t *x = &r[t];
-    const int64_t w = mw__dot(x, cfg->stride, x, n_ch, len);
+    const int64_t w = mw__energy(x, cfg->stride, n_ch, len);
     b->gain = -1;
     b->energy = w;
     b->alpha_q14 = 0;
@@ -149,7 +174,7 @@ static void mw__eval(const mw_match_t *m, const mw_match_cfg_t *cfg, const int16
         const int64_t e = m->energy[k];
         /* c < 2^42: c * 2^14 < 2^56 */
         const int64_t alpha = (c * MW_MATCH_ALPHA_ONE) / e;
-        if (alpha < cfg->alpha_lo_q14 || alpha > cfg->alpha_hi_q14) {
+        if (!mw__alpha_ok(m, cfg, k, alpha)) {
             continue;
         }
         const int64_t gain = mw_asr64(alpha * c, 14); /* alpha < 2^16: < 2^58 */
@@ -178,9 +203,11 @@ static uint64_t mw__absu(int64_t v)
 
 /* Joint least-squares fit of two rows: (a1, a2) in Q14 and the gain, or -1 when the pair is
  * not identifiable or an amplitude is implausible. |c|, |x|, e < 2^43. */
-static int64_t mw__solve2(const mw_match_cfg_t *cfg, int64_t c1, int64_t c2, int64_t e1,
-                          int64_t e2, int64_t x, int32_t *a1_out, int32_t *a2_out)
+static int64_t mw__solve2(const mw_match_t *m, const mw_match_cfg_t *cfg, uint32_t k1,
+                          uint32_t k2, int64_t c1, int64_t c2, int64_t x, int32_t *a1_out,
+                          int32_t *a2_out)
 {
+    const int64_t e1 = m->energy[k1], e2 = m->energy[k2];
     uint64_t big = (uint64_t)e1 > (uint64_t)e2 ? (uint64_t)e1 : (uint64_t)e2;
     const uint64_t mc = mw__absu(c1) > mw__absu(c2) ? mw__absu(c1) : mw__absu(c2);
     big = big > mc ? big : mc;
@@ -193,16 +220,20 @@ static int64_t mw__solve2(const mw_match_cfg_t *cfg, int64_t c1, int64_t c2, int
     const int64_t e1s = mw_asr64(e1, s), e2s = mw_asr64(e2, s), xs = mw_asr64(x, s);
     const int64_t ee = e1s * e2s;     /* < 2^60 */
     const int64_t det = ee - xs * xs; /* >= 0 up to rounding */
-    /* identifiable: x^2 <= 7/8 e1 e2, i.e. det >= ee / 8; and precise enough for Q14 */
-    if (det <= 0 || det < mw_asr64(ee, 3) || det < ((int64_t)1 << 28)) {
+    /* identifiable: the part of each template the other cannot explain passes that row's
+     * noise test, det / e2 >= min_gain1 and det / e1 >= min_gain2 (the amplitudes' noise SD
+     * stays below 1/z); and det precise enough for Q14 amplitudes */
+    const int64_t g1 = mw_asr64(m->min_gain[k1], s), g2 = mw_asr64(m->min_gain[k2], s);
+    const int64_t lim = (int64_t)1 << 30;
+    if (det <= 0 || det < ((int64_t)1 << 28) || det < (g1 < lim ? g1 : lim) * e2s ||
+        det < (g2 < lim ? g2 : lim) * e1s) {
         return -1;
     }
     const int64_t dq = mw_asr64(det, 14);
     const int64_t n1 = c1s * e2s - c2s * xs; /* each product < 2^60 */
     const int64_t n2 = c2s * e1s - c1s * xs;
     const int64_t a1 = n1 / dq, a2 = n2 / dq;
-    if (a1 < cfg->alpha_lo_q14 || a1 > cfg->alpha_hi_q14 || a2 < cfg->alpha_lo_q14 ||
-        a2 > cfg->alpha_hi_q14) {
+    if (!mw__alpha_ok(m, cfg, k1, a1) || !mw__alpha_ok(m, cfg, k2, a2)) {
         return -1;
     }
     *a1_out = (int32_t)a1;
@@ -257,7 +288,7 @@ static int64_t mw__pair(const mw_match_t *m, const mw_match_cfg_t *cfg, const in
                     const int64_t x =
                         m->cross[((size_t)k1 * rows + k2) * nd + (uint32_t)(d + reach)];
                     int32_t a1 = 0, a2 = 0;
-                    const int64_t g = mw__solve2(cfg, c1, c2, e1, e2, x, &a1, &a2);
+                    const int64_t g = mw__solve2(m, cfg, k1, k2, c1, c2, x, &a1, &a2);
                     if (g <= best || g <= g0) {
                         continue;
                     }
@@ -292,8 +323,9 @@ static int16_t mw__sat16(int32_t v)
     return (int16_t)(v > 32767 ? 32767 : (v < -32767 ? -32767 : v));
 }
 
-static void mw__subtract(const mw_match_t *m, const mw_match_cfg_t *cfg, int16_t *resid,
-                         const mw_match_hit_t *h)
+/* Take a hit's fitted waveform off the residual (sign -1) or put it back (+1). */
+static void mw__apply(const mw_match_t *m, const mw_match_cfg_t *cfg, int16_t *resid,
+                      const mw_match_hit_t *h, int32_t sign)
 {
     const uint32_t len = cfg->len, n_ch = cfg->n_ch;
     const int16_t *tm = &m->templates[(size_t)h->row * len * n_ch];
@@ -301,9 +333,73 @@ static void mw__subtract(const mw_match_t *m, const mw_match_cfg_t *cfg, int16_t
         int16_t *x = &resid[(size_t)ch * cfg->stride + (uint32_t)h->pos];
         const int16_t *t = &tm[(size_t)ch * len];
         for (uint32_t i = 0; i < len; i++) {
-            const int32_t sub =
+            const int32_t v =
                 (int32_t)mw_asr64((int64_t)h->alpha_q14 * t[i] + (MW_MATCH_ALPHA_ONE / 2), 14);
-            x[i] = mw__sat16((int32_t)x[i] - sub);
+            x[i] = mw__sat16((int32_t)x[i] + sign * v);
+        }
+    }
+}
+
+/* Re-fit the hits overlapping [lo, hi) (samples of the segment), up to cfg->refit sweeps:
+ * each is put back and fitted again on the residual, its row (a sub-sample phase of the same
+ * unit) and position free within MW__REFIT_MOVE samples, its amplitude clamped to its row's
+ * range; returns in [*a, *b] the span of the hits it visited. */
+#define MW__REFIT_MOVE 2
+static void mw__backfit(const mw_match_t *m, const mw_match_cfg_t *cfg, int16_t *resid,
+                        int32_t last, mw_match_hit_t *hits, uint32_t n_hits, int32_t lo,
+                        int32_t hi, int32_t *a, int32_t *b)
+{
+    const int32_t len = (int32_t)cfg->len;
+    const uint32_t span = (uint32_t)cfg->len * cfg->n_ch;
+    for (uint32_t sweep = 0; sweep < cfg->refit; sweep++) {
+        int changed = 0;
+        for (uint32_t h = 0; h < n_hits; h++) {
+            mw_match_hit_t *hp = &hits[h];
+            if (hp->pos + len <= lo || hp->pos >= hi) {
+                continue;
+            }
+            mw__apply(m, cfg, resid, hp, 1);
+            const uint16_t u = m->unit[hp->row];
+            int64_t best = -1;
+            int32_t bp = hp->pos, br = hp->row;
+            int64_t ba = hp->alpha_q14;
+            for (int32_t p = hp->pos - MW__REFIT_MOVE; p <= hp->pos + MW__REFIT_MOVE; p++) {
+                if (p < 0 || p > last) {
+                    continue;
+                }
+                for (uint32_t k = 0; k < cfg->n_rows; k++) {
+                    if (m->unit[k] != u) {
+                        continue;
+                    }
+                    const int64_t c = mw__dot(&resid[p], cfg->stride,
+                                              &m->templates[(size_t)k * span], cfg->n_ch,
+                                              cfg->len);
+                    const int64_t lo_a = m->alpha != NULL ? m->alpha[2u * k] : cfg->alpha_lo_q14;
+                    const int64_t hi_a =
+                        m->alpha != NULL ? m->alpha[2u * k + 1u] : cfg->alpha_hi_q14;
+                    int64_t al = c > 0 ? (c * MW_MATCH_ALPHA_ONE) / m->energy[k] : lo_a;
+                    al = al < lo_a ? lo_a : (al > hi_a ? hi_a : al);
+                    /* energy removed by al * T_k: 2 al c - al^2 E (Q14 scaled, < 2^60) */
+                    const int64_t g = mw_asr64(2 * al * c, 14) -
+                                      mw_asr64(mw_asr64(al * al, 14) * m->energy[k], 14);
+                    if (g > best) {
+                        best = g;
+                        bp = p;
+                        br = (int32_t)k;
+                        ba = al;
+                    }
+                }
+            }
+            changed |= bp != hp->pos || br != hp->row || ba != hp->alpha_q14;
+            hp->pos = bp;
+            hp->row = br;
+            hp->alpha_q14 = (int32_t)ba;
+            *a = bp < *a ? bp : *a;
+            *b = bp > *b ? bp : *b;
+            mw__apply(m, cfg, resid, hp, -1);
+        }
+        if (!changed) {
+            break;
         }
     }
 }
@@ -406,15 +502,20 @@ int32_t mw_match_segment(const mw_match_t *m, const mw_match_cfg_t *cfg, int16_t
         } else {
             break;
         }
-        int32_t lo = last, hi = 0;
+        int32_t lo = last, hi = 0, f_lo = last, f_hi = 0;
         for (uint32_t f = 0; f < n_fit; f++) {
-            mw__subtract(m, cfg, resid, &fit[f]);
+            mw__apply(m, cfg, resid, &fit[f], -1);
             hits[n_hits++] = fit[f];
             mw__spread(m, cfg, work, last, &fit[f]);
-            const int32_t a = fit[f].pos - reach, z = fit[f].pos + reach;
-            lo = a < lo ? a : lo;
-            hi = z > hi ? z : hi;
+            f_lo = fit[f].pos < f_lo ? fit[f].pos : f_lo;
+            f_hi = fit[f].pos > f_hi ? fit[f].pos : f_hi;
         }
+        if (cfg->refit > 0u) {
+            mw__backfit(m, cfg, resid, last, hits, n_hits, f_lo, f_hi + (int32_t)len, &f_lo,
+                        &f_hi);
+        }
+        lo = f_lo - reach;
+        hi = f_hi + reach;
         lo = lo < 0 ? 0 : lo;
         hi = hi > last ? last : hi;
         for (int32_t t = lo; t <= hi; t++) {

@@ -42,6 +42,8 @@ static int32_t iabs(int32_t v)
 static void test_match_pairs(void);
 static void test_match_channels(void);
 static void test_match_spill(void);
+static void test_match_alpha_rows(void);
+static void test_match_refit(void);
 
 int test_match(void)
 {
@@ -64,6 +66,7 @@ int test_match(void)
     c.n_ch = 1u;
     c.stride = 0u;
     c.pair_reach = 0u;
+    c.refit = 0u;
     c.pair_trigger = 0;
 
     mw_rng_t g;
@@ -118,10 +121,10 @@ int test_match(void)
     MW_CHECK(mw_match_cfg_check(&bad) == MW_ERR_ARG);
     bad = c;
     bad.pair_reach = 4u; /* a pair search needs the cross table */
-    MW_CHECK(mw_match_init(&m, &bad, tm, unit, min_gain, NULL, NULL, NULL) == MW_ERR_ARG);
+    MW_CHECK(mw_match_init(&m, &bad, tm, unit, min_gain, NULL, NULL, NULL, NULL) == MW_ERR_ARG);
     int64_t zero_gain[2] = {0, 1};
-    MW_CHECK(mw_match_init(&m, &c, tm, unit, zero_gain, NULL, NULL, NULL) == MW_ERR_ARG);
-    MW_CHECK(mw_match_init(&m, &c, tm, unit, min_gain, NULL, NULL, NULL) == MW_OK);
+    MW_CHECK(mw_match_init(&m, &c, tm, unit, zero_gain, NULL, NULL, NULL, NULL) == MW_ERR_ARG);
+    MW_CHECK(mw_match_init(&m, &c, tm, unit, min_gain, NULL, NULL, NULL, NULL) == MW_OK);
     MW_CHECK(mw_match_segment(&m, &c, r, L - 1u, work, NULL, hits, MAXHIT) == 0);
 
     for (int i = 0; i < N; i++) {
@@ -187,6 +190,8 @@ int test_match(void)
     test_match_pairs();
     test_match_channels();
     test_match_spill();
+    test_match_alpha_rows();
+    test_match_refit();
     return mw_test_failures;
 }
 
@@ -265,6 +270,7 @@ static void test_match_pairs(void)
     c.gap = 10u;
     c.frac_q8 = 64u;
     c.pair_reach = 0u;
+    c.refit = 0u;
     c.stride = 0u;
     c.floor = (int64_t)PL * SIGMA * SIGMA;
     c.pair_trigger = c.floor + 4 * 6 * SIGMA * SIGMA; /* 4 sd of a 20-sample noise energy */
@@ -273,7 +279,7 @@ static void test_match_pairs(void)
         pr2[i] = pr[i];
     }
     /* one at a time: C is taken for A + B, and A + D is left */
-    MW_CHECK(mw_match_init(&m, &c, ptm, punit, pgain, NULL, NULL, NULL) == MW_OK);
+    MW_CHECK(mw_match_init(&m, &c, ptm, punit, pgain, NULL, NULL, NULL, NULL) == MW_OK);
     int32_t nh = mw_match_segment(&m, &c, pr, PN, work, NULL, hits, MAXHIT);
     MW_CHECK(pfind(hits, nh, 2, 1000) == 1 && pfind(hits, nh, 0, 1000) == 0);
     MW_CHECK(pfind(hits, nh, 0, 1400) == 0 || pfind(hits, nh, 3, 1401) == 0);
@@ -282,7 +288,7 @@ static void test_match_pairs(void)
     }
     /* with the pair search */
     c.pair_reach = 6u;
-    MW_CHECK(mw_match_init(&m, &c, ptm, punit, pgain, NULL, NULL, pcross) == MW_OK);
+    MW_CHECK(mw_match_init(&m, &c, ptm, punit, pgain, NULL, NULL, NULL, pcross) == MW_OK);
     MW_CHECK(mw_match_segment(&m, &c, pr2, PN, work, NULL, hits, MAXHIT) == MW_ERR_ARG);
     nh = mw_match_segment(&m, &c, pr2, PN, work, &ppw, hits, MAXHIT);
     MW_CHECK(pfind(hits, nh, 0, 1000) == 1 && pfind(hits, nh, 1, 1002) == 1);
@@ -359,11 +365,12 @@ static void test_match_channels(void)
     c.gap = 8u;
     c.frac_q8 = 64u;
     c.pair_reach = 0u;
+    c.refit = 0u;
     c.stride = CS;
     c.floor = 3 * (int64_t)CL * SIGMA * SIGMA;
     c.pair_trigger = 0;
     mw_match_t m;
-    MW_CHECK(mw_match_init(&m, &c, ctm, cunit, cgain, NULL, NULL, NULL) == MW_OK);
+    MW_CHECK(mw_match_init(&m, &c, ctm, cunit, cgain, NULL, NULL, NULL, NULL) == MW_OK);
     mw_match_cfg_t bad = c;
     bad.stride = CN - 1u; /* channels overlapping the segment */
     MW_CHECK(mw_match_segment(&m, &bad, cr, CN, work, NULL, hits, MAXHIT) == MW_ERR_ARG);
@@ -384,6 +391,40 @@ static void test_match_channels(void)
         dig[i] = cr[i];
     }
     mw_t_print_hex("ch_resid", mw_t_digest32(dig, 3 * CS, MW_T_DIGEST_INIT));
+
+    /* E and F two samples apart: on channel 1 they nearly cancel, on channel 0 they add up
+     * to a larger E; the energy left on channel 0 after one fit, seen through the stride,
+     * starts the pair search, which fits both */
+    for (int i = 0; i < 3 * CS; i++) {
+        cr[i] = (int16_t)mw_rng_gauss(&g, SIGMA);
+    }
+    cadd(300, 0);
+    cadd(302, 1);
+    static int64_t ccross[2 * 2 * 9];
+    static mw_match_pair_work_t cpw;
+    c.pair_reach = 4u;
+    c.pair_trigger = c.floor + 4 * 34 * SIGMA * SIGMA; /* 4 sd of 3 x 16 samples of noise */
+    MW_CHECK(mw_match_init(&m, &c, ctm, cunit, cgain, NULL, NULL, NULL, ccross) == MW_OK);
+    const int32_t np2 = mw_match_segment(&m, &c, cr, CN, work, &cpw, hits, MAXHIT);
+    MW_CHECK(np2 == 2 && pfind(hits, np2, 0, 300) == 1 && pfind(hits, np2, 1, 302) == 1);
+    MW_CHECK(np2 == 2 && (hits[0].flags & MW_MATCH_PAIR) && (hits[1].flags & MW_MATCH_PAIR));
+    mw_t_print_i64("ch_pair_hits", np2);
+
+    /* the share-of-energy rule counts every channel: channel 0 alone looks like E at 600,
+     * but channels 1 and 2 carry a potential five times larger there; E alone at 200 fits */
+    for (int i = 0; i < 3 * CS; i++) {
+        cr[i] = (int16_t)mw_rng_gauss(&g, SIGMA);
+    }
+    cadd(200, 0);
+    for (int i = 0; i < CL; i++) {
+        cr[600 + i] = (int16_t)(cr[600 + i] + ctm[i]);
+        cr[CS + 600 + i] = (int16_t)(cr[CS + 600 + i] + 5 * s0[i]);
+        cr[2 * CS + 600 + i] = (int16_t)(cr[2 * CS + 600 + i] - 5 * s0[i]);
+    }
+    c.pair_reach = 0u;
+    MW_CHECK(mw_match_init(&m, &c, ctm, cunit, cgain, NULL, NULL, NULL, NULL) == MW_OK);
+    const int32_t nf = mw_match_segment(&m, &c, cr, CN, work, NULL, hits, MAXHIT);
+    MW_CHECK(nf == 1 && pfind(hits, nf, 0, 200) == 1);
 }
 
 /* A unit whose discharges vary (each one differs from its template by its own random
@@ -453,13 +494,14 @@ static void test_match_spill(void)
     c.gap = 12u;
     c.frac_q8 = 64u;
     c.pair_reach = 0u;
+    c.refit = 0u;
     c.stride = 0u;
     c.floor = (int64_t)VL * SIGMA * SIGMA;
     c.pair_trigger = 0;
     vgain[0] = vgain[1] = 16 * SIGMA * SIGMA;
     mw_match_t m;
     int32_t true_small, big_found;
-    MW_CHECK(mw_match_init(&m, &c, vtm, vunit, vgain, NULL, NULL, NULL) == MW_OK);
+    MW_CHECK(mw_match_init(&m, &c, vtm, vunit, vgain, NULL, NULL, NULL, NULL) == MW_OK);
     int32_t nh = mw_match_segment(&m, &c, vr, VN, work, NULL, hits, MAXHIT);
     const int32_t false0 = spill_count(nh, spos, &true_small, &big_found);
     MW_CHECK(true_small == 10 && big_found == 70 && false0 >= 6);
@@ -467,12 +509,155 @@ static void test_match_spill(void)
     vleft[0] = 12 * 4 * SIGMA * SIGMA;
     vspill[0] = 16 * vleft[0] / (VL * VL);
     vleft[1] = vspill[1] = 0;
-    MW_CHECK(mw_match_init(&m, &c, vtm, vunit, vgain, vspill, vleft, NULL) == MW_OK);
+    MW_CHECK(mw_match_init(&m, &c, vtm, vunit, vgain, vspill, vleft, NULL, NULL) == MW_OK);
     nh = mw_match_segment(&m, &c, vr2, VN, work, NULL, hits, MAXHIT);
     const int32_t false1 = spill_count(nh, spos, &true_small, &big_found);
     MW_CHECK(true_small == 10 && big_found == 70 && false1 * 3 <= false0);
     mw_t_print_i64("spill_false_before", false0);
     mw_t_print_i64("spill_false_after", false1);
     vspill[0] = -1;
-    MW_CHECK(mw_match_init(&m, &c, vtm, vunit, vgain, vspill, vleft, NULL) == MW_ERR_ARG);
+    MW_CHECK(mw_match_init(&m, &c, vtm, vunit, vgain, vspill, vleft, NULL, NULL) == MW_ERR_ARG);
+}
+
+/* Two units of one shape and different sizes (surface units near each other): with one wide
+ * amplitude range the larger template also takes the smaller unit's discharges (same gain, the
+ * lower row wins the tie); with each row's own range (its discharges vary little in size)
+ * every discharge goes to its unit. */
+static int16_t atm[2 * VL], ar[3000];
+static uint16_t aunit[2] = {0u, 1u}, arange[4];
+static int64_t again[2];
+
+static void test_match_alpha_rows(void)
+{
+    static const int32_t shape[VL] = {0, 0, 0, 100, 600, 1800, 2600, 1600, -200, -1200, -1600,
+                                      -1300, -700, -250, -50, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < VL; i++) {
+        atm[i] = (int16_t)shape[i];
+        atm[VL + i] = (int16_t)(shape[i] * 74 / 100);
+    }
+    mw_rng_t g;
+    mw_rng_seed(&g, 9u);
+    for (int i = 0; i < 3000; i++) {
+        ar[i] = (int16_t)mw_rng_gauss(&g, SIGMA);
+    }
+    for (int k = 0; k < 30; k++) { /* alternate discharges of the two units */
+        for (int i = 0; i < VL; i++) {
+            ar[40 + 90 * k + i] = (int16_t)(ar[40 + 90 * k + i] + atm[(k & 1) * VL + i]);
+        }
+    }
+    for (int i = 0; i < VN && i < 3000; i++) {
+        vr[i] = ar[i];
+    }
+    mw_match_cfg_t c;
+    c.len = VL;
+    c.n_rows = 2u;
+    c.n_ch = 1u;
+    c.alpha_lo_q14 = 9830u;  /* 0.6 */
+    c.alpha_hi_q14 = 26214u; /* 1.6 */
+    c.gap = 12u;
+    c.frac_q8 = 64u;
+    c.pair_reach = 0u;
+    c.refit = 0u;
+    c.stride = 0u;
+    c.floor = (int64_t)VL * SIGMA * SIGMA;
+    c.pair_trigger = 0;
+    again[0] = again[1] = 16 * SIGMA * SIGMA;
+    mw_match_t m;
+    MW_CHECK(mw_match_init(&m, &c, atm, aunit, again, NULL, NULL, NULL, NULL) == MW_OK);
+    int32_t nh = mw_match_segment(&m, &c, ar, 3000u, work, NULL, hits, MAXHIT);
+    int right = 0;
+    for (int32_t h = 0; h < nh; h++) {
+        right += hits[h].row == (((hits[h].pos - 40 + 45) / 90) & 1);
+    }
+    MW_CHECK(nh == 30 && right <= 20);
+    arange[0] = arange[2] = 14000u; /* 0.85 */
+    arange[1] = arange[3] = 18800u; /* 1.15 */
+    MW_CHECK(mw_match_init(&m, &c, atm, aunit, again, NULL, NULL, arange, NULL) == MW_OK);
+    nh = mw_match_segment(&m, &c, vr, 3000u, work, NULL, hits, MAXHIT);
+    right = 0;
+    for (int32_t h = 0; h < nh; h++) {
+        right += hits[h].row == (((hits[h].pos - 40 + 45) / 90) & 1);
+    }
+    MW_CHECK(nh == 30 && right == 30);
+    mw_t_print_i64("alpha_rows_right", right);
+    arange[0] = 20000u; /* lo > hi: refused */
+    MW_CHECK(mw_match_init(&m, &c, atm, aunit, again, NULL, NULL, arange, NULL) == MW_ERR_ARG);
+}
+
+/* Broad waveforms overlapping by half (surface MUAPs): the first fit's amplitude takes part of
+ * the second discharge; re-fitting the overlapping fits brings both amplitudes back to the
+ * truth (1.0), within what noise leaves. */
+#define RL 40
+static int16_t rtm[2 * RL], rr[2000], rr2[2000];
+static uint16_t runit[2] = {0u, 1u};
+static int64_t rgain[2];
+
+static void test_match_refit(void)
+{
+    for (int i = 0; i < RL; i++) { /* two smooth bumps of different widths */
+        const int32_t d = i - 20;
+        rtm[i] = (int16_t)(1200 * 64 / (64 + d * d) - 150);
+        rtm[RL + i] = (int16_t)(-(900 * 100 / (100 + d * d)) + 200 * ((i / 8) & 1));
+    }
+    mw_rng_t g;
+    mw_rng_seed(&g, 21u);
+    for (int i = 0; i < 2000; i++) {
+        rr[i] = (int16_t)mw_rng_gauss(&g, SIGMA / 4);
+    }
+    for (int k = 0; k < 10; k++) { /* A, then B a third of a template later */
+        for (int i = 0; i < RL; i++) {
+            rr[100 + 180 * k + i] = (int16_t)(rr[100 + 180 * k + i] + rtm[i]);
+            rr[113 + 180 * k + i] = (int16_t)(rr[113 + 180 * k + i] + rtm[RL + i]);
+        }
+    }
+    for (int i = 0; i < 2000; i++) {
+        rr2[i] = rr[i];
+    }
+    mw_match_cfg_t c;
+    c.len = RL;
+    c.n_rows = 2u;
+    c.n_ch = 1u;
+    c.alpha_lo_q14 = 6554u;  /* 0.4 */
+    c.alpha_hi_q14 = 32768u; /* 2.0 */
+    c.gap = 20u;
+    c.frac_q8 = 0u;
+    c.pair_reach = 0u;
+    c.refit = 0u;
+    c.stride = 0u;
+    c.floor = (int64_t)RL * SIGMA * SIGMA / 16;
+    c.pair_trigger = 0;
+    rgain[0] = rgain[1] = SIGMA * SIGMA;
+    mw_match_t m;
+    MW_CHECK(mw_match_init(&m, &c, rtm, runit, rgain, NULL, NULL, NULL, NULL) == MW_OK);
+    int32_t nh = mw_match_segment(&m, &c, rr, 2000u, work, NULL, hits, MAXHIT);
+    int32_t worst0 = 0;
+    for (int32_t h = 0; h < nh; h++) {
+        const int32_t e = iabs(hits[h].alpha_q14 - MW_MATCH_ALPHA_ONE);
+        worst0 = e > worst0 ? e : worst0;
+    }
+    c.refit = 4u;
+    MW_CHECK(mw_match_init(&m, &c, rtm, runit, rgain, NULL, NULL, NULL, NULL) == MW_OK);
+    const int32_t nh2 = mw_match_segment(&m, &c, rr2, 2000u, work, NULL, hits, MAXHIT);
+    int32_t worst1 = 0;
+    int right = 0;
+    for (int32_t h = 0; h < nh2; h++) {
+        const int32_t e = iabs(hits[h].alpha_q14 - MW_MATCH_ALPHA_ONE);
+        worst1 = e > worst1 ? e : worst1;
+        const int32_t p = hits[h].pos - 100;
+        right += (p % 180 == 0 && hits[h].row == 0) || (p % 180 == 13 && hits[h].row == 1);
+    }
+    for (int32_t h = 0; h < nh2; h++) {
+        pos_out[h] = hits[h].pos;
+        row_out[h] = hits[h].row;
+        alpha_out[h] = hits[h].alpha_q14;
+    }
+    mw_t_print_vec("refit_pos", pos_out, (size_t)nh2);
+    mw_t_print_vec("refit_row", row_out, (size_t)nh2);
+    mw_t_print_vec("refit_alpha", alpha_out, (size_t)nh2);
+    MW_CHECK(nh == 20 && nh2 == 20 && right == 20);
+    MW_CHECK(worst0 > 2 * worst1 && worst1 < MW_MATCH_ALPHA_ONE / 20); /* within 5 % */
+    mw_t_print_i64("refit_worst_before_q14", worst0);
+    mw_t_print_i64("refit_worst_after_q14", worst1);
+    c.refit = 9u;
+    MW_CHECK(mw_match_cfg_check(&c) == MW_ERR_ARG);
 }

@@ -600,9 +600,11 @@ class Matcher:
     reduction per row (residual units squared); alpha: accepted amplitude range; gap: samples
     within which a unit is not fitted twice; frac: share of the support's energy above `floor`
     a fit must explain; pair_reach: samples within which two discharges are also fitted
-    jointly (0: off), when a single fit leaves more than pair_trigger on its support; spill
+    jointly (0: off), when a single fit leaves more than pair_trigger on its support; refit:
+    sweeps re-fitting the fits overlapping each new one (amplitude, phase, +-2 samples); spill
     and leftover: per row, what a fit's own variability demands of candidates overlapping it
-    (gain per sample of overlap) and the energy it leaves on its support (mw_match.h)."""
+    (gain per sample of overlap) and the energy it leaves on its support; alpha_rows: per row
+    (lo, hi) amplitude range instead of `alpha` (mw_match.h)."""
 
     def __init__(
         self,
@@ -616,8 +618,10 @@ class Matcher:
         floor: int = 0,
         pair_reach: int = 0,
         pair_trigger: int = 0,
+        refit: int = 0,
         spill: np.ndarray | None = None,
         leftover: np.ndarray | None = None,
+        alpha_rows: np.ndarray | None = None,
     ) -> None:
         t = np.asarray(templates)
         if t.ndim == 2:
@@ -641,6 +645,8 @@ class Matcher:
             raise UsageError(f"amplitude range {alpha!r} must satisfy 0 < lo <= hi < 4")
         if not (0 <= gap <= 32767) or not (0.0 <= frac <= 1.0) or floor < 0:
             raise UsageError("gap 0..32767 samples, frac in [0, 1], floor >= 0")
+        if not (0 <= refit <= 8):
+            raise UsageError(f"refit sweeps 0..8, got {refit}")
         if not (0 <= pair_reach <= MATCH_MAX_REACH) or pair_trigger < 0:
             raise UsageError(f"pair_reach 0..{MATCH_MAX_REACH} samples, pair_trigger >= 0")
         self._t = np.ascontiguousarray(t, dtype=np.int16)
@@ -650,6 +656,15 @@ class Matcher:
             raise UsageError("one unit id and one min_gain per template row")
         if np.any(self._g >= 2**60):
             raise UsageError("min_gain must be below 2^60")
+        self._ar = None
+        if alpha_rows is not None:
+            ar = np.asarray(alpha_rows, dtype=np.float64)
+            if ar.shape != (t.shape[0], 2) or not np.all(
+                (ar[:, 0] > 0) & (ar[:, 0] <= ar[:, 1]) & (ar[:, 1] < 4.0)
+            ):
+                raise UsageError("alpha_rows: one (lo, hi) per row with 0 < lo <= hi < 4")
+            q = np.round(ar * MATCH_ALPHA_ONE)
+            self._ar = np.ascontiguousarray(np.clip(q, 1, 65535), dtype=np.uint16).reshape(-1)
         self._sp = self._lv = None
         if spill is not None or leftover is not None:
             self._sp = np.ascontiguousarray(
@@ -677,6 +692,7 @@ class Matcher:
         self._cfg.floor = int(floor)
         self._cfg.pair_reach = int(pair_reach)
         self._cfg.pair_trigger = int(pair_trigger)
+        self._cfg.refit = int(refit)
         self._cross = np.zeros(max(1, t.shape[0] ** 2 * (2 * pair_reach + 1)), np.int64)
         self._pw = ffi.new("mw_match_pair_work_t *") if pair_reach else ffi.NULL
         self._m = ffi.new("mw_match_t *")
@@ -688,6 +704,7 @@ class Matcher:
             ffi.from_buffer("int64_t[]", self._g),
             ffi.NULL if self._sp is None else ffi.from_buffer("int64_t[]", self._sp),
             ffi.NULL if self._lv is None else ffi.from_buffer("int64_t[]", self._lv),
+            ffi.NULL if self._ar is None else ffi.from_buffer("uint16_t[]", self._ar),
             ffi.from_buffer("int64_t[]", self._cross),
         )
         if rc != 0:

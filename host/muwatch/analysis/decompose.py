@@ -39,6 +39,7 @@ the peel-off idea of Holobar & Zazula and of spike sorters' matching pursuit), o
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,11 @@ SIGMA_LSB = 64.0
 MAX_SEGMENT = 8192
 #: pair search reach: superpositions closer than about a phase of the MUAP in that band
 _PAIR_MS = {"needle": 0.4, "surface": 2.0}
+#: where a unit's reference point is read by default: needle MUAPs in the recorded band (the
+#: 300 Hz high-pass reshapes their phases, so the band's extremum can be another phase than the
+#: MUAP's own); surface MUAPs in the detection band, which holds nearly all of their energy
+#: (20-450 Hz) while the recorded band adds slow activity of every other unit to the average
+_REFERENCE = {"needle": "wideband", "surface": "band"}
 
 DECOMP_EVENTS_DTYPE = np.dtype(
     [
@@ -483,6 +489,8 @@ def _peel(
     pair: int = 0,
     pair_z: float = 2.0,
     leftover: np.ndarray | None = None,
+    alpha_unit: np.ndarray | None = None,
+    refit: int = 2,
 ) -> _Fits:
     """Peel the templates (sigma units, (channels, L)) off q (int16 (channels, n), sigma = 64).
     pair: reach of the pair search (samples, 0 = off), tried where a single fit leaves more
@@ -525,8 +533,10 @@ def _peel(
         floor=floor,
         pair_reach=min(pair, MATCH_MAX_REACH),
         pair_trigger=int(floor + pair_z * np.sqrt(2.0 * e_var)),
+        refit=refit,
         spill=None if lv is None else np.ceil(z * z * lv / (ch * n * n)).astype(np.int64),
         leftover=None if lv is None else lv.astype(np.int64),
+        alpha_rows=None if alpha_unit is None else np.asarray(alpha_unit)[np.array(unit_of)],
     )
     smallest = min(float(np.abs(t).max()) for t in templates)
     thr = max(2.0, min(seg_k, alpha[0] * smallest)) * SIGMA_LSB
@@ -544,6 +554,33 @@ def _peel(
     )
 
 
+def _isolated(f: _Fits, g: _Geometry) -> np.ndarray:
+    """Fits with no other fit within a template length."""
+    a = np.floor(f.pos).astype(np.int64)
+    order = np.argsort(a)
+    gap = np.diff(a[order])
+    iso = np.zeros(a.size, bool)
+    iso[order] = (np.r_[np.inf, gap] > g.length) & (np.r_[gap, np.inf] > g.length)
+    return iso
+
+
+def _alpha_ranges(
+    f: _Fits, n_units: int, g: _Geometry, z: float, alpha: tuple[float, float]
+) -> np.ndarray:
+    """Per unit: the amplitude range its fits may take, 1 +- z robust SDs of the amplitudes of
+    its isolated fits (noise and the unit's own size changes), within `alpha`. A unit whose
+    size hardly varies (surface MUAPs) must not take the discharges of a similar unit of
+    another size."""
+    out = np.tile(np.asarray(alpha, float), (n_units, 1))
+    iso = _isolated(f, g) if f.unit.size else np.zeros(0, bool)
+    for u in range(n_units):
+        a = f.alpha[iso & (f.unit == u)]
+        if a.size >= 8:
+            sd = 1.4826 * float(np.median(np.abs(a - np.median(a))))
+            out[u] = (max(alpha[0], 1.0 - z * sd), min(alpha[1], 1.0 + z * sd))
+    return out
+
+
 def _leftover(f: _Fits, n_units: int, g: _Geometry, floor: float) -> np.ndarray:
     """Per unit: the residual energy (LSB^2) its isolated fits leave on their support beyond the
     background's floor (median): the unit's own variability."""
@@ -551,10 +588,7 @@ def _leftover(f: _Fits, n_units: int, g: _Geometry, floor: float) -> np.ndarray:
     if f.unit.size == 0:
         return out
     a = np.floor(f.pos).astype(np.int64)
-    order = np.argsort(a)
-    gap = np.diff(a[order])
-    iso = np.zeros(a.size, bool)
-    iso[order] = (np.r_[np.inf, gap] > g.length) & (np.r_[gap, np.inf] > g.length)
+    iso = _isolated(f, g)
     r = f.resid.astype(np.float64)
     c = np.c_[np.zeros(r.shape[0]), np.cumsum(r * r, axis=1)].sum(axis=0)
     ok = iso & (a >= 0) & (a + g.length <= r.shape[1])
@@ -567,22 +601,60 @@ def _leftover(f: _Fits, n_units: int, g: _Geometry, floor: float) -> np.ndarray:
     return out
 
 
-def _cleaned(f: _Fits, templates: list[np.ndarray], g: _Geometry, sel: np.ndarray) -> np.ndarray:
+def _cleaned(
+    f: _Fits, templates: list[np.ndarray], g: _Geometry, sel: np.ndarray, margin: int = 0
+) -> np.ndarray:
     """The fits `sel` as the residual plus that fit alone, shifted back by its sub-sample phase:
     each discharge as seen without the units that overlapped it, aligned to its template;
-    (k, channels, L) in sigma units."""
+    (k, channels, L + 2 margin) in sigma units (fits too close to an end are left out)."""
     out = []
-    lq = g.length
+    lq, m = g.length, margin
     for i in sel:
         a = int(np.floor(f.pos[i]))
         ph = f.pos[i] - a
-        if a < 0 or a + lq > f.resid.shape[1]:
+        if a - m < 0 or a + lq + m > f.resid.shape[1]:
             continue
-        snip = (
-            f.resid[:, a : a + lq] / SIGMA_LSB + _frac_shift(templates[f.unit[i]], ph) * f.alpha[i]
-        )
+        snip = f.resid[:, a - m : a + lq + m] / SIGMA_LSB
+        snip[:, m : m + lq] += _frac_shift(templates[f.unit[i]], ph) * f.alpha[i]
         out.append(_frac_shift(snip, -ph))
-    return np.array(out).reshape(len(out), g.channels, lq)
+    return np.array(out).reshape(len(out), g.channels, lq + 2 * m)
+
+
+def _two_means(
+    ext: np.ndarray, g: _Geometry, lab: np.ndarray, iters: int = 8
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Two templates for extended snippets (k, channels, L + 2 margin), k-means fashion with the
+    matcher's measure: each member goes to the template (at its best shift within the margin)
+    that removes more of its energy, each template is its members' mean at their shifts."""
+    m, lq = g.margin, g.length
+    shifts = np.zeros(len(ext), int)
+    temps = [np.zeros((g.channels, lq)), np.zeros((g.channels, lq))]
+    for _ in range(iters):
+        for c in (0, 1):
+            sel = np.flatnonzero(lab == c)
+            if sel.size < 2:
+                return lab, (temps[0], temps[1])
+            temps[c] = _take(ext[sel], shifts[sel], g).mean(axis=0)
+        gains = np.full((len(ext), 2), -np.inf)
+        best_s = np.zeros((len(ext), 2), int)
+        for c, t in enumerate(temps):
+            e = max(_energy(t), 1e-12)
+            for s_ in range(-m, m + 1):
+                cc = (ext[:, :, m + s_ : m + s_ + lq] * t[None]).sum(axis=(1, 2))
+                gn = np.where(cc > 0, cc * cc / e, 0.0)
+                better = gn > gains[:, c]
+                gains[better, c] = gn[better]
+                best_s[better, c] = s_
+        new = np.argmax(gains, axis=1)
+        shifts = best_s[np.arange(len(ext)), new]
+        if np.array_equal(new, lab):
+            break
+        lab = new
+    for c in (0, 1):
+        sel = np.flatnonzero(lab == c)
+        if sel.size:
+            temps[c] = _take(ext[sel], shifts[sel], g).mean(axis=0)
+    return lab, (temps[0], temps[1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -661,15 +733,21 @@ def _split_mixtures(
         if sel.size < 2 * mc:
             out.append(t)
             continue
-        x = _cleaned(f, templates, g, sel)
+        a = np.floor(f.pos[sel]).astype(np.int64)
+        sel = sel[(a - g.margin >= 0) & (a + g.length + g.margin <= f.resid.shape[1])]
+        x = _cleaned(f, templates, g, sel, margin=g.margin)
         if len(x) < 2 * mc:
             out.append(t)
             continue
-        halves = _split2(x)
+        m = g.margin
+        lab = np.zeros(len(x), int)
+        for h_i, h in enumerate(_split2(x[:, :, m : m + g.length])):
+            lab[h] = h_i
+        lab, (ta, tb) = _two_means(x, g, lab)
+        halves = [np.flatnonzero(lab == 0), np.flatnonzero(lab == 1)]
         if min(h.size for h in halves) < mc:
             out.append(t)
             continue
-        ta, tb = (x[h].mean(axis=0) for h in halves)
         dlt = (ta - tb) * SIGMA_LSB
         d2 = _energy(dlt)
         detectable = d2 * d2 >= 0.25 * z * z * _quad_noise(dlt, acf)
@@ -726,6 +804,116 @@ def _resolve_by_trains(
     return [templates[u] for u in keep]
 
 
+#: a discharge less than this share of its unit's median interval after (or before) another is
+#: physiologically unlikely (motor units fire with a 10-30 % coefficient of variation)
+SHORT_ISI = 0.5
+#: log prior odds of a motor unit's discharge at a place that keeps its train regular against
+#: one that breaks it (an interval below half the median: ~1 % of a unit's intervals)
+_LOG_ODDS_TRAIN = float(np.log(50.0))
+
+
+def _reassign(
+    f: _Fits,
+    templates: list[np.ndarray],
+    g: _Geometry,
+    fs: float,
+    acf: np.ndarray,
+    alpha: tuple[float, float],
+) -> _Fits:
+    """Firing-pattern check of every fit (as EMGLAB and DQEMG edit their trains): a fit that
+    breaks its unit's train (an interval below SHORT_ISI of the unit's median) goes to another
+    unit whose train has room there when that unit's template explains the discharge almost
+    as well: within what the prior odds of a regular train are worth in the noise test, i.e.
+    its gain may fall short of the fit's own by 2 ln(odds) times the noise variance of the
+    gain. The residual follows the change."""
+    n_u = len(templates)
+    if f.unit.size < 4 or n_u < 2:
+        return f
+    m = g.margin
+    lq = g.length
+    p = _phases(fs, n_u)
+    rows = {
+        u: [_frac_shift(t, j / p) * SIGMA_LSB for j in range(p)] for u, t in enumerate(templates)
+    }
+    energy = {u: [_energy(r) for r in rows[u]] for u in rows}
+    var = {
+        u: [_quad_noise(r, acf) / max(e, 1e-9) for r, e in zip(rows[u], energy[u], strict=True)]
+        for u in rows
+    }
+    unit, pos, alp = f.unit.copy(), f.pos.copy(), f.alpha.copy()
+    resid = f.resid.astype(np.float64)
+    n = resid.shape[1]
+
+    def trains() -> dict[int, np.ndarray]:
+        return {u: np.sort(pos[unit == u]) for u in range(n_u)}
+
+    tr = trains()
+    med = {u: float(np.median(np.diff(tr[u]))) if tr[u].size > 2 else np.inf for u in range(n_u)}
+
+    def breaks(u: int, t: float, exclude: float | None = None) -> bool:
+        tt = tr[u]
+        if exclude is not None:
+            tt = tt[np.abs(tt - exclude) > 1e-9]
+        if tt.size == 0 or not np.isfinite(med[u]):
+            return False
+        return bool(np.min(np.abs(tt - t)) < SHORT_ISI * med[u])
+
+    def best_fit(u: int, snip: np.ndarray) -> tuple[float, float, float]:
+        """(gain, start offset in snip incl. phase, alpha) of unit u's best fit in snip."""
+        best = (-1.0, 0.0, 0.0)
+        for j, r in enumerate(rows[u]):
+            e = energy[u][j]
+            for s in range(snip.shape[1] - lq + 1):
+                c = float((snip[:, s : s + lq] * r).sum())
+                a = c / e
+                if alpha[0] <= a <= alpha[1] and c * a > best[0]:
+                    best = (c * a, s + j / p, a)
+        return best
+
+    order = np.argsort(f.alpha * 0 + np.arange(unit.size))  # stable, in time order
+    changed = False
+    for i in order:
+        u = int(unit[i])
+        if not breaks(u, pos[i], exclude=pos[i]):
+            continue
+        a0 = int(np.floor(pos[i]))
+        lo, hi = a0 - m, a0 + lq + m
+        if lo < 0 or hi > n:
+            continue
+        ph = pos[i] - a0
+        own = _frac_shift(templates[u], ph) * alp[i] * SIGMA_LSB
+        snip = resid[:, lo:hi].copy()
+        snip[:, m : m + lq] += own
+        g_own = best_fit(u, snip)[0]
+        best_v, best_fit_v = -1, (-1.0, 0.0, 0.0)
+        for v in range(n_u):
+            if v == u:
+                continue
+            fv = best_fit(v, snip)
+            t_v = lo + fv[1]
+            if fv[0] <= 0 or breaks(v, t_v):
+                continue
+            margin = 2.0 * _LOG_ODDS_TRAIN * float(np.mean(var[v]))
+            if fv[0] >= g_own - margin and fv[0] > best_fit_v[0]:
+                best_v, best_fit_v = v, fv
+        if best_v < 0:
+            continue
+        gain_v, off_v, a_v = best_fit_v
+        new_pos = lo + off_v
+        b0 = int(np.floor(new_pos))
+        snip_new = _frac_shift(templates[best_v], new_pos - b0) * a_v * SIGMA_LSB
+        resid[:, a0 : a0 + lq] += own
+        resid[:, b0 : b0 + lq] -= snip_new
+        unit[i], pos[i], alp[i] = best_v, new_pos, a_v
+        tr = trains()
+        changed = True
+    if not changed:
+        return f
+    order = np.argsort(pos, kind="stable")
+    r16 = np.clip(np.round(resid), -32767, 32767).astype(np.int16)
+    return _Fits(unit[order], pos[order], alp[order], f.pair[order], r16, f.full)
+
+
 def _refit(f: _Fits, templates: list[np.ndarray], g: _Geometry) -> list[np.ndarray]:
     """Each unit's template again as the mean of its cleaned discharges."""
     out = []
@@ -733,6 +921,19 @@ def _refit(f: _Fits, templates: list[np.ndarray], g: _Geometry) -> list[np.ndarr
         x = _cleaned(f, templates, g, np.flatnonzero(f.unit == u))
         out.append(x.mean(axis=0) if len(x) >= 3 else t)
     return out
+
+
+def _residual_acf(resid: np.ndarray, acf: np.ndarray, k: float, lags: int) -> np.ndarray:
+    """The background's autocovariance again, from what the fits leave: the units' own
+    activity no longer counts as noise (where units fire most of the time, as surface MUAPs
+    do at any force, quiet stretches of the recording are rare and still hold their tails);
+    samples where the residual still reaches k sigma on some channel (unexplained
+    potentials) are left out."""
+    sd = np.sqrt(np.maximum(acf[:, :1], 1.0))
+    quiet = (np.abs(resid) < k * sd).all(axis=0)
+    if quiet.sum() < 10 * lags:
+        return acf
+    return _noise_acf(resid.astype(np.float64), quiet, lags)
 
 
 def _residual_peaks(rz: np.ndarray, k: float, g: _Geometry) -> np.ndarray:
@@ -786,7 +987,7 @@ def decompose(
     alpha: tuple[float, float] = (0.6, 1.6),
     frac: float = 0.25,
     gap_ms: float = 2.5,
-    reference: str = "wideband",
+    reference: str | None = None,
     rounds: int = 3,
     learn_k: float | None = None,
     keep_residual: bool = False,
@@ -803,9 +1004,12 @@ def decompose(
     alpha: accepted amplitude range of a fit relative to its template; frac: share of the
     energy above noise a fit must explain where it lands; gap_ms: a unit's least interval
     between discharges; rounds: learning rounds (1 = templates from the detections only);
+    reference: "wideband" or "band" (default by preset: needle wideband, surface band);
     pair_ms: reach of the pair search (default by preset: needle 0.4 ms, surface 2 ms; 0 off).
     """
     p = get_preset(preset)
+    if reference is None:
+        reference = _REFERENCE.get(p.name, "wideband")
     if reference not in ("wideband", "band"):
         raise UsageError(f'reference must be "wideband" or "band", got {reference!r}')
     if not (1 <= max_units <= MATCH_MAX_ROWS):
@@ -875,6 +1079,9 @@ def decompose(
     for _ in range(rounds - 1):
         if not templates:
             break
+        if os.environ.get("MW_RACF", "1") == "1":
+            acf = _residual_acf(f.resid, acf, k, g.length)
+            floor = g.length * float(acf[:, 0].sum())
         templates = _refit(f, templates, g)
         templates = _split_mixtures(f, templates, g, acf, z, mc, span)
         # new units in what the fits leave
@@ -917,6 +1124,8 @@ def decompose(
             break
         templates = resolved
         f = _peel(q, templates, g, fs, acf, **opts)
+    if templates and os.environ.get("MW_REASSIGN", "1") == "1":
+        f = _reassign(f, templates, g, fs, acf, alpha)
     return _result(dets, f, templates, g, sigma, acf, z, k, reference, keep_residual, centres)
 
 
