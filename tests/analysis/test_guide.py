@@ -90,8 +90,10 @@ def _run(proto, program):
 
 
 def test_steps_follow_the_sample_index_and_levels_are_normalised_to_mvc() -> None:
-    proto = guided_protocol(stimulator=True, quick=True, scan_stimuli=60, scan_rate_hz=10.0)
-    program = [40.0] * 5 + list(np.linspace(40.0, 20.0, 60))
+    proto = guided_protocol(
+        stimulator=True, quick=True, scan_stimuli=60, scan_rate_hz=10.0, block_rate_hz=10.0
+    )
+    program = [40.0] * 5 + list(np.linspace(40.0, 20.0, 60))  # blocks set during the session
     res, rec, seen = _run(proto, program)
     assert [p[0] for p in rec.phases] == [s.name for s in proto.steps]
     t = 0.0
@@ -101,10 +103,10 @@ def test_steps_follow_the_sample_index_and_levels_are_normalised_to_mvc() -> Non
     sip = {s.name: s.achieved_pct for s in res.steps if s.name.startswith("SIP")}
     assert sip["SIP 30% MVC"] == pytest.approx(30.0, abs=4.0)
     assert sip["SIP 80% MVC"] == pytest.approx(80.0, abs=6.0)
-    assert res.stimuli_marked == 65 and res.stimuli_unlabelled == 0
+    assert res.stimuli_marked == 125 and res.stimuli_unlabelled == 60  # the two fixed blocks
     stim = [n for n in rec.notes if n[0].startswith("STIM")]
     assert stim[0][0] == "STIM 40.000 mA" and stim[-1][0] == "STIM 20.000 mA"
-    assert [i for _, i in stim] == FakeDevice(proto).trig
+    assert [i for _, i in stim] == FakeDevice(proto).trig[:65]
     assert any(s.level_pct is not None for s in seen)
 
 
@@ -113,8 +115,18 @@ def test_protocol_has_enough_sip_epochs_and_maps_to_the_simulator() -> None:
     sip = [s for s in proto.steps if s.name.startswith("SIP")]
     assert sum(int((s.seconds - 0.5) / 0.5) for s in sip) >= 20  # the guideline's >= 20 epochs
     assert not proto.has_stimulator and "indices only" in proto.notes[0]
-    sched = to_sim_schedule(guided_protocol(stimulator=True, quick=True, scan_stimuli=60))
-    assert len(sched) == len(guided_protocol(stimulator=True, quick=True, scan_stimuli=60).steps)
+    full = guided_protocol(stimulator=True, quick=True, scan_stimuli=60)
+    sched = to_sim_schedule(full, block_ma=[25.0, 26.0])
+    assert len(sched) == len(full.steps)
+    blocks = [p for p in sched if "fixed submaximal block" in p.label]
+    assert [(b.n, b.intensity_ma) for b in blocks] == [(30, 25.0), (30, 26.0)]
+    with pytest.raises(UsageError, match="2 fixed blocks"):
+        to_sim_schedule(full)
+    low = [s for s in proto.steps if s.kind == "steady" and (s.target_pct or 0) <= 5]
+    assert [s.target_pct for s in low] == [2.0, 5.0]
+    # >= 5 units x >= 50 discharges at threshold rates (~8 Hz) in the real protocol
+    assert all(s.seconds * 8.0 >= 50 for s in low)
+    assert all(s.seconds >= 30 for s in guided_protocol().steps if s.name in ("steady 2% MVC",))
 
 
 def test_program_must_match_the_planned_stimuli() -> None:

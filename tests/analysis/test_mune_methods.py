@@ -66,6 +66,19 @@ def test_poisson_mune_on_poisson_firing_of_equal_units() -> None:
     # a block at 95 % of the CMAP is refused with its reason
     r2 = poisson_mune([np.full(40, 0.95 * cmap) + rng.normal(0, 5, 40)], cmap, 5.0)
     assert r2.mune is None and "5-60 %" in r2.blocks[0].why_not
+    lo, hi = r.mune_range
+    assert lo < r.mune < hi
+
+
+def test_poisson_mune_needs_two_fixed_intensities() -> None:
+    rng = np.random.default_rng(6)
+    cmap = 80.0 * 150
+    one = [80.0 * rng.poisson(40, 60) + rng.normal(0, 5.0, 60)]
+    r = poisson_mune(one, cmap, 5.0)
+    assert r.mune is None and "needs >= 2 fixed intensities" in r.notes[-1]
+    short = one + [80.0 * rng.poisson(30, 20) + rng.normal(0, 5.0, 20)]
+    r = poisson_mune(short, cmap, 5.0)
+    assert r.mune is None and "20 responses (< 30)" in r.blocks[1].why_not
 
 
 def test_scan_blocks_pick_the_variable_part() -> None:
@@ -74,15 +87,30 @@ def test_scan_blocks_pick_the_variable_part() -> None:
     assert blocks and all(0.1 * a.sum() <= b.mean() <= 0.5 * a.sum() for b in blocks)
 
 
-def test_incremental_mune_counts_all_or_none_increments() -> None:
-    sizes = np.array([120.0, 90.0, 150.0, 110.0])
+def _graded(sizes: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Graded stimuli recruiting one unit per step, 20 stimuli per level."""
     levels = np.cumsum(np.r_[0.0, sizes])
-    rng = np.random.default_rng(7)
-    stim = np.linspace(10, 14, 100)
-    step = np.minimum((stim - 10) // 0.8, 4).astype(int)
-    resp = levels[step] + rng.normal(0, 4.0, stim.size)
+    rng = np.random.default_rng(seed)
+    k = np.repeat(np.arange(levels.size), 20)
+    return 10.0 + 0.1 * k + rng.uniform(0, 0.05, k.size), levels[k] + rng.normal(0, 4.0, k.size)
+
+
+def test_incremental_mune_counts_all_or_none_increments() -> None:
+    sizes = np.random.default_rng(3).uniform(80.0, 160.0, 12)
+    stim, resp = _graded(sizes, 7)
     r = incremental_mune(stim, resp, cmap_uv=4700.0, noise_uv=4.0, max_fraction=1.0)
-    assert r.n_increments == 4
-    assert r.smup_uv == pytest.approx(sizes.mean(), rel=0.03)
-    assert r.mune == pytest.approx(4700.0 / sizes.mean(), rel=0.03)
+    assert r.n_increments == 10  # McComas: the first 10 increments
+    assert r.smup_uv == pytest.approx(sizes[:10].mean(), rel=0.03)
+    assert r.mune == pytest.approx(4700.0 / sizes[:10].mean(), rel=0.03)
+    lo, hi = r.mune_range
+    assert lo < r.mune < hi  # its uncertainty, from the spread of the increments
+    half = 1.96 * sizes[:10].std(ddof=1) / np.sqrt(10)
+    assert lo == pytest.approx(4700.0 / (sizes[:10].mean() + half), rel=0.05)
     assert response_levels(np.array([0.0, 0.1, 50.0]), 1.0) == [pytest.approx(0.05)]
+
+
+def test_incremental_mune_refuses_too_few_increments() -> None:
+    stim, resp = _graded(np.array([120.0, 90.0, 150.0]), 7)
+    r = incremental_mune(stim, resp, cmap_uv=4700.0, noise_uv=4.0, max_fraction=1.0)
+    assert r.mune is None and r.n_increments == 3
+    assert "only 3 all-or-none increments" in r.notes[-1] and ">= 10" in r.notes[-1]

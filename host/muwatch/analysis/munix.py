@@ -67,6 +67,17 @@ class MunixEpoch:
     envelope_depth: float
 
 
+CAVEAT = (
+    "MUNIX is an index, not a count of motor units: its absolute value depends on the "
+    "definitions (CMAP window, SIP area convention, MUAP shapes; a whole-waveform definition on a "
+    "simulated pool gave ~9 x CMAP amplitude in mV where published normals imply ~16 x), and on "
+    "MUAP size at a given number of units (Li et al. 2012). muwatch's own simulator gives MUNIX "
+    "~0.54 x the true number of units in healthy ADM pools (make bench AREA=mune: "
+    "munix_per_unit). Compare it with this person's own baseline first (a change of >= 20 % is "
+    "real); the normal range (Cao et al. 2020) is shown for orientation only."
+)
+
+
 @dataclass(frozen=True)
 class MunixResult:
     """MUNIX, MUSIX and everything that produced them."""
@@ -86,6 +97,7 @@ class MunixResult:
     method: str = METHOD
     kind: str = "index (MUNIX; needs a supramaximal CMAP)"
     reference_area_mv_ms: float = REFERENCE_AREA_MV_MS
+    caveat: str = CAVEAT
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

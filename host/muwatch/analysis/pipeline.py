@@ -32,8 +32,11 @@ FORCE_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*%\s*(?:of\s*)?MVC", re.I)
 REST_RE = re.compile(r"\b(rest|baseline|relax)", re.I)
 SUPRA_RE = re.compile(r"supra", re.I)
 SCAN_RE = re.compile(r"scan", re.I)
+BLOCK_RE = re.compile(r"fixed|submaximal block|poisson|statistical", re.I)
 NEEDLE_MIN_FS = 8000.0  # channels sampled this fast without a name hint are taken as needle
 STA_MIN_UNITS = 5  # units whose S-MUAPs make a mean (DE-STA studies sample 20 or more)
+LOW_FORCE_PCT = 5.0  # index epochs: threshold-level to 5 % MVC (surface MUAPs still separable)
+MAX_ARRAY_CHANNELS = 8  # channels decomposed together (the sensor's ADS1299)
 NEEDLE_RE = re.compile(r"(ndl|needle|cn\d|conc)", re.I)
 
 
@@ -516,7 +519,6 @@ def _surface(
     rec: Recording, ch: int, phases: list[Phase], stims: list[Stimulus], out: Analysis
 ) -> None:
     from muwatch.analysis.cmap import cmap_measures, response_sizes
-    from muwatch.analysis.indices import sta_mune, surface_indices
 
     x = rec.data[ch]
     fs = rec.fs
@@ -559,9 +561,20 @@ def _surface(
                 "amplitude_cv": float(np.std(amps) / np.mean(amps)) if len(amps) > 1 else None,
             }
             out.figures["cmap"] = {"epoch": supra_epoch, "pre": pre, "fs": fs, "measures": cmap}
-    # --- scan data: stimuli with intensities outside the supramaximal block
-    scan_stims = [s for s in stims if s.intensity_ma is not None and not SUPRA_RE.search(s.phase)]
+    # --- scan data: stimuli of a scan phase (else every stimulus of known intensity outside the
+    # supramaximal block and the fixed blocks)
+    in_block = [s for s in stims if BLOCK_RE.search(s.phase)]
+    scan_stims = [s for s in stims if s.intensity_ma is not None and SCAN_RE.search(s.phase)]
+    if not scan_stims:
+        scan_stims = [
+            s
+            for s in stims
+            if s.intensity_ma is not None
+            and not SUPRA_RE.search(s.phase)
+            and not BLOCK_RE.search(s.phase)
+        ]
     supramaximal_ok: bool | None = None
+    noise: float | None = None
     if cmap is not None and supra_epoch is not None and len(scan_stims) >= 60:
         ep, kept = _epoch_matrix(x, [s.index for s in scan_stims], pre, post, rec)
         inten = np.array([s.intensity_ma for s in scan_stims if s.index in set(kept)], dtype=float)
@@ -576,8 +589,11 @@ def _surface(
         why = "needs >= 60 stimuli of known intensity sweeping the threshold range (a CMAP scan)"
         if cmap is None:
             why = "needs a supramaximal CMAP as the reference response"
-        for m in ("CMAP-scan MUNE", "statistical (Poisson) MUNE", "incremental MUNE"):
+        for m in ("CMAP-scan MUNE", "incremental MUNE"):
             out.skip(m, why)
+    # --- statistical MUNE: only blocks at fixed submaximal intensities
+    if stims:
+        _poisson(rec, x, in_block, cmap, supra_epoch, pre, post, noise, out)
     # --- MUNIX: CMAP + SIP epochs from voluntary phases
     vol = [p for p in phases if p.voluntary]
     if cmap is None:
@@ -587,7 +603,43 @@ def _surface(
         out.skip("MUNIX", "no voluntary contraction phases (SIP epochs) in the recording")
     else:
         _munix(rec, x, vol, supra_epoch, pre, supramaximal_ok, out)
-    # --- stimulator-free indices at a fixed force
+    # --- stimulator-free indices at a fixed low force, over every surface channel
+    _indices(rec, ch, phases, vol, cmap, out)
+
+
+def _rest_noise(
+    rec: Recording, phases: list[Phase], chans: list[int]
+) -> tuple[np.ndarray | None, str | None]:
+    """Per-channel noise floor (detection band) of the session's rest baseline (else any rest
+    phase): the reference of the index epoch's detection threshold."""
+    from muwatch.analysis.indices import band_noise_uv
+
+    rests = [p for p in phases if REST_RE.search(p.name) and not VOLUNTARY_RE.search(p.name)]
+    rests.sort(key=lambda p: (0 if re.search("baseline", p.name, re.I) else 1, p.start))
+    skip, need = int(round(0.5 * rec.fs)), int(round(1.0 * rec.fs))
+    for p in rests:
+        a, b = _valid_span(rec, min(p.start + skip, p.stop), p.stop)
+        if b - a >= need:
+            return band_noise_uv(rec.data[chans, a:b], rec.fs), p.name
+    return None, None
+
+
+def _indices(
+    rec: Recording,
+    ch: int,
+    phases: list[Phase],
+    vol: list[Phase],
+    cmap: Any,
+    out: Analysis,
+) -> None:
+    from muwatch.analysis.indices import pool_indices, sta_mune, surface_indices
+
+    chans = [i for i, k in enumerate(rec.kinds) if k == "surface"]
+    if ch not in chans:
+        chans = [ch]
+    chans = chans[:MAX_ARRAY_CHANNELS]
+    if ch not in chans:
+        chans = [ch] + chans[: MAX_ARRAY_CHANNELS - 1]
     fixed = [
         p
         for p in vol
@@ -596,27 +648,59 @@ def _surface(
     if not fixed and not phases:
         fixed = [Phase("whole recording", 0, rec.n_samples)]
     if not fixed:
-        out.skip("surface indices", "no fixed-force contraction phase (e.g. 'steady 20% MVC')")
-    else:
-        p = min(fixed, key=lambda q: q.force_pct or 0.0)
+        out.skip("surface indices", "no fixed-force contraction phase (e.g. 'steady 3% MVC')")
+        return
+    low = sorted(
+        (p for p in fixed if (p.force_pct or 0.0) <= LOW_FORCE_PCT), key=lambda q: q.force_pct or 0
+    )
+    note = None
+    if not low:
+        low = [min(fixed, key=lambda q: q.force_pct or 0.0)]
+        note = (
+            f"no phase at <= {LOW_FORCE_PCT:g} % MVC: indices from {low[0].name}, where more "
+            "units overlap (record a threshold-level or 2-5 % MVC phase)"
+        )
+    rest, rest_name = _rest_noise(rec, phases, chans)
+    parts, figs = [], []
+    for p in low:
         a, b = _valid_span(rec, p.start, p.stop)
         try:
-            ind = surface_indices(x[a:b], fs, force_label=p.name)
+            ind = surface_indices(
+                rec.data[chans, a:b],
+                rec.fs,
+                force_label=p.name,
+                rest_noise_uv=rest,
+                reference_channel=chans.index(ch),
+            )
         except UsageError as exc:
-            out.skip("surface indices", str(exc))
-        else:
-            out.indices["surface"] = ind.to_dict()
-            if cmap is not None and ind.muap_count_index >= STA_MIN_UNITS:
-                st = sta_mune(ind, cmap.peak_to_peak_uv)
-                if st is not None:
-                    out.methods["sta_mune"] = st.to_dict()
-            elif cmap is not None:
-                out.skip(
-                    "spike-triggered-averaging MUNE",
-                    f"{ind.muap_count_index} surface units sorted at {p.name}; a mean S-MUAP needs "
-                    f">= {STA_MIN_UNITS} (record a lower, steadier force)",
-                )
-            out.figures["surface"] = {"channel": ch, "span": (a, b), "indices": ind}
+            out.skip(f"surface indices at {p.name}", str(exc))
+            continue
+        parts.append(ind)
+        figs.append({"channel": ch, "channels": chans, "span": (a, b), "indices": ind})
+    if not parts:
+        out.skip("surface indices", "no usable low-force epoch")
+        return
+    pooled = pool_indices(parts, rec.fs)
+    d = pooled.to_dict()
+    d["channels"] = [rec.channels[c] for c in chans]
+    d["reference_channel_name"] = rec.channels[ch]
+    d["rest_phase"] = rest_name
+    if note:
+        d["notes"] = list(d["notes"]) + [note]
+    out.indices["surface"] = d
+    out.figures["surface"] = figs[0]
+    out.figures["surface_parts"] = figs
+    if cmap is not None and pooled.muap_count_index >= STA_MIN_UNITS:
+        st = sta_mune(pooled, cmap.peak_to_peak_uv)
+        if st is not None:
+            out.methods["sta_mune"] = st.to_dict()
+    elif cmap is not None:
+        out.skip(
+            "spike-triggered-averaging MUNE",
+            f"{pooled.muap_count_index} surface units accepted at {pooled.force_label}; a mean "
+            f"S-MUAP needs >= {STA_MIN_UNITS} (a longer or steadier low-force hold, or more "
+            "electrodes over the muscle)",
+        )
 
 
 def _valid_span(rec: Recording, a: int, b: int) -> tuple[int, int]:
@@ -662,7 +746,6 @@ def _scan_methods(
 ) -> None:
     from muwatch.analysis.cmapscan import cmap_scan_mune
     from muwatch.analysis.incremental import incremental_mune
-    from muwatch.analysis.poisson import poisson_mune, scan_blocks
 
     try:
         r = cmap_scan_mune(inten, sizes, noise_uv=noise)
@@ -670,18 +753,73 @@ def _scan_methods(
         out.figures["cmap_scan"] = r
     except UsageError as exc:
         out.skip("CMAP-scan MUNE", str(exc))
-    blocks = scan_blocks(inten, sizes, cmap_uv)
-    if blocks:
-        out.methods["poisson"] = poisson_mune(blocks, cmap_uv, noise).to_dict()
-    else:
-        out.skip(
-            "statistical (Poisson) MUNE",
-            "no block of 30 scan stimuli with responses at 10-50 % of the CMAP",
-        )
     try:
-        out.methods["incremental"] = incremental_mune(inten, sizes, cmap_uv, noise).to_dict()
+        inc = incremental_mune(inten, sizes, cmap_uv, noise)
     except UsageError as exc:
         out.skip("incremental MUNE", str(exc))
+    else:
+        if inc.mune is None:
+            out.skip("incremental MUNE", inc.notes[-1])
+        else:
+            out.methods["incremental"] = inc.to_dict()
+
+
+def _poisson(
+    rec: Recording,
+    x: np.ndarray,
+    in_block: list[Stimulus],
+    cmap: Any,
+    supra_epoch: np.ndarray | None,
+    pre: int,
+    post: int,
+    noise: float | None,
+    out: Analysis,
+) -> None:
+    """Statistical MUNE from the stimuli of fixed-intensity block phases, one block per phase
+    (and per intensity when the phase's stimuli are labelled with several)."""
+    from muwatch.analysis.cmap import response_sizes
+    from muwatch.analysis.poisson import MIN_BLOCK, MIN_BLOCKS, poisson_mune
+
+    name = "statistical (Poisson) MUNE"
+    if cmap is None or supra_epoch is None:
+        out.skip(name, "needs a supramaximal CMAP as the reference response")
+        return
+    groups: dict[tuple[str, float | None], list[Stimulus]] = {}
+    for s in in_block:
+        key = (s.phase, None if s.intensity_ma is None else round(s.intensity_ma, 2))
+        groups.setdefault(key, []).append(s)
+    blocks = [g for g in groups.values() if len(g) >= MIN_BLOCK]
+    if len(blocks) < MIN_BLOCKS:
+        have = (
+            f"the recording has {len(blocks)} such block(s)"
+            if in_block
+            else "the recording has none (scan stimuli are not used: each intensity there is "
+            "hit once or twice, and the sweep's drift inflates the variance)"
+        )
+        out.skip(
+            name,
+            f"needs >= {MIN_BLOCKS} blocks of >= {MIN_BLOCK} stimuli, each at one fixed "
+            f"submaximal intensity (Daube; Lomen-Hoerth & Slawnych 2003); {have}",
+        )
+        return
+    sizes = []
+    for g in blocks:
+        ep, _ = _epoch_matrix(x, [s.index for s in g], pre, post, rec)
+        sizes.append(response_sizes(ep, cmap, supra_epoch, pre) if ep.shape[0] else np.zeros(0))
+    if noise is None:
+        noise = _size_noise(x, [s.index for g in blocks for s in g], cmap, supra_epoch, pre, rec)
+    labels = [
+        f"{g[0].phase}" + (f" at {g[0].intensity_ma:g} mA" if g[0].intensity_ma else "")
+        for g in blocks
+    ]
+    try:
+        r = poisson_mune([b for b in sizes if b.size >= 2], cmap.amplitude_uv, noise, labels=labels)
+    except UsageError as exc:
+        out.skip(name, str(exc))
+        return
+    out.methods["poisson"] = r.to_dict()
+    if r.mune is None:
+        out.skip(name, r.notes[-1])
 
 
 def _munix(

@@ -122,6 +122,10 @@ class TrendSeries:
             if self.normal
             else None
         )
+        if self.measure in ("munix", "musix_uv"):
+            from muwatch.analysis.munix import CAVEAT
+
+            d["note"] = CAVEAT  # the normal range is for orientation; the own baseline first
         return d
 
 

@@ -8,13 +8,20 @@
 who does what is asked (the demo and the tests play it through the simulated sensor).
 """
 
-from muwatch.guide.protocol import Protocol, Step, guided_protocol, to_sim_schedule
+from muwatch.guide.protocol import (
+    Protocol,
+    Step,
+    block_intensities,
+    guided_protocol,
+    to_sim_schedule,
+)
 from muwatch.guide.session import (
     FeedbackMeter,
     GuidedSession,
     SessionResult,
     StepState,
     StimulusLabeller,
+    emg_level_pct,
 )
 
 __all__ = [
@@ -25,6 +32,8 @@ __all__ = [
     "Step",
     "StepState",
     "StimulusLabeller",
+    "block_intensities",
+    "emg_level_pct",
     "guided_protocol",
     "to_sim_schedule",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -24,17 +25,27 @@ from muwatch.guide.protocol import Protocol, Step
 
 
 class FeedbackMeter:
-    """Device listener: RMS envelope of one channel over the last `window_s` (mean removed per
-    block), and the newest sample index seen."""
+    """Device listener: mean square of one channel (mean removed per block) kept per block, so
+    the RMS over any recent window can be read, and the newest sample index seen."""
 
-    def __init__(self, column: int, fs: float, uv_per_code: float, window_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        column: int,
+        fs: float,
+        uv_per_code: float,
+        window_s: float = 0.25,
+        keep_s: float = 1.0,
+    ) -> None:
         self.column = column
         self.fs = fs
         self.uv = uv_per_code
-        self.keep = max(1, int(window_s * fs))
-        self._sq: list[tuple[int, float]] = []  # (n samples, sum of squares)
+        self.window = max(1, int(window_s * fs))
+        self.keep = max(self.window, int(keep_s * fs))
+        self._sq: deque[tuple[int, float]] = deque()  # (n samples, sum of squares)
         self._n = 0
         self.last_index = -1
+        self._acc_from: int | None = None  # accumulate blocks starting at or after this index
+        self._acc = [0, 0.0]
 
     def on_samples(self, block: Any) -> None:
         self.last_index = max(self.last_index, int(block.first_index) + int(block.n) - 1)
@@ -42,10 +53,14 @@ class FeedbackMeter:
             return
         x = block.codes[:, self.column].astype(np.float64) * self.uv
         x = x - x.mean()
-        self._sq.append((x.size, float(np.dot(x, x))))
+        ss = float(np.dot(x, x))
+        self._sq.append((x.size, ss))
         self._n += x.size
+        if self._acc_from is not None and int(block.first_index) >= self._acc_from:
+            self._acc[0] += x.size
+            self._acc[1] += ss
         while self._sq and self._n - self._sq[0][0] >= self.keep:
-            self._n -= self._sq.pop(0)[0]
+            self._n -= self._sq.popleft()[0]
 
     def on_event(self, event: Any) -> None:
         pass
@@ -56,8 +71,39 @@ class FeedbackMeter:
     def on_link(self, state: str, detail: str) -> None:
         pass
 
-    def rms_uv(self) -> float:
-        return math.sqrt(sum(s for _, s in self._sq) / self._n) if self._n else 0.0
+    def accumulate(self, from_index: int) -> None:
+        """Start summing the power of every live block from `from_index` on."""
+        self._acc_from, self._acc = int(from_index), [0, 0.0]
+
+    def accumulated(self) -> float | None:
+        """Mean square (µV²) since `accumulate`, None when no block arrived; stops summing."""
+        n, ss = self._acc
+        self._acc_from = None
+        return ss / n if n else None
+
+    def mean_square(self, window_s: float | None = None) -> float:
+        """Mean square (µV²) over the newest `window_s` (whole blocks; default the meter's)."""
+        want = self.window if window_s is None else max(1, int(window_s * self.fs))
+        n, ss = 0, 0.0
+        for k, v in reversed(self._sq):
+            if n >= want:
+                break
+            n += k
+            ss += v
+        return ss / n if n else 0.0
+
+    def rms_uv(self, window_s: float | None = None) -> float:
+        return math.sqrt(self.mean_square(window_s))
+
+
+def emg_level_pct(ms: float, mvc_ms: float, noise_ms: float) -> float:
+    """EMG level in % of the MVC's EMG, the noise floor removed from both in power (noise adds
+    in power to uncorrelated EMG): 100·√(ms − noise) / √(mvc − noise). Linear in force where the
+    RMS-force relation is (hand muscles: Lawrence & De Luca, J Appl Physiol 1983;54:1653)."""
+    top = mvc_ms - noise_ms
+    if top <= 0:
+        return 0.0
+    return 100.0 * math.sqrt(max(ms - noise_ms, 0.0) / top)
 
 
 class StimulusLabeller:
@@ -111,7 +157,7 @@ class StepResult:
     start_index: int
     stop_index: int
     target_pct: float | None
-    achieved_pct: float | None  # mean level over the step's second half
+    achieved_pct: float | None  # level over the step's second half (its power, noise removed)
 
 
 @dataclass
@@ -119,6 +165,7 @@ class SessionResult:
     protocol: str
     steps: list[StepResult] = field(default_factory=list)
     mvc_rms_uv: float | None = None
+    noise_rms_uv: float | None = None  # the rest baseline's floor, removed from every level
     stimuli_marked: int = 0
     stimuli_unlabelled: int = 0
 
@@ -127,6 +174,7 @@ class SessionResult:
 
 
 UI = Callable[[StepState], None]
+MVC_WINDOW_S = 0.5  # MVC reference: the largest 0.5 s mean square of the plateau
 
 
 class GuidedSession:
@@ -147,10 +195,14 @@ class GuidedSession:
     ) -> None:
         if protocol.has_stimulator and stimulator_program is not None:
             planned = sum(s.n_stimuli for s in protocol.steps)
-            if len(stimulator_program) != planned:
+            blocks = sum(s.n_stimuli for s in protocol.steps if s.kind == "block")
+            # the fixed blocks' intensities may be left out: the operator sets them from the
+            # scan during the session (the analysis needs only that each block is fixed)
+            if len(stimulator_program) not in (planned, planned - blocks):
+                want = f"{planned}" if not blocks else f"{planned} (or {planned - blocks})"
                 raise UsageError(
                     f"the stimulator program has {len(stimulator_program)} intensities for "
-                    f"{planned} planned stimuli"
+                    f"{want} planned stimuli"
                 )
         self.recorder = recorder
         self.protocol = protocol
@@ -161,6 +213,9 @@ class GuidedSession:
         self.tick = tick_s
         self.stall_timeout = stall_timeout_s
         self.mvc_rms: float | None = None
+        self.mvc_ms: float | None = None
+        self.noise_ms = 0.0
+        self.noise_rms: float | None = None
 
     async def _wait_index(self, target: int) -> None:
         last, t_last = self.meter.last_index, time.monotonic()
@@ -176,11 +231,14 @@ class GuidedSession:
                 )
 
     def _level(self) -> float | None:
-        if not self.mvc_rms:
+        if self.mvc_ms is None:
             return None
-        return 100.0 * self.meter.rms_uv() / self.mvc_rms
+        return emg_level_pct(self.meter.mean_square(), self.mvc_ms, self.noise_ms)
 
     async def run(self) -> SessionResult:
+        """Run every step; each step's level is the power of its second half relative to the
+        MVC's (the largest 0.5 s mean square after the first 0.5 s), the rest baseline's noise
+        floor removed from both."""
         dev = self.recorder.device
         dev.add_listener(self.meter)
         dev.add_listener(self.labeller)
@@ -191,42 +249,42 @@ class GuidedSession:
             for k, step in enumerate(self.protocol.steps):
                 start = int(round(t * self.fs))
                 stop = int(round((t + step.seconds) * self.fs))
+                half = int(round((t + step.seconds / 2) * self.fs))
                 await self._wait_index(start)
                 self.recorder.begin_phase(step.name)
-                levels: list[float] = []
                 peak = 0.0
+                measuring = False
                 while self.meter.last_index < stop - 1:  # sample stop - 1 ends the step
+                    if not measuring and self.meter.last_index + 1 >= half:
+                        self.meter.accumulate(self.meter.last_index + 1)
+                        measuring = True
                     await self._wait_index(
                         min(stop - 1, self.meter.last_index + max(1, int(self.tick * self.fs)))
                     )
                     elapsed = (self.meter.last_index - start) / self.fs
-                    rms = self.meter.rms_uv()
-                    if step.kind == "mvc" and elapsed > 0.5:
-                        peak = max(peak, rms)
-                    lvl = self._level()
-                    if lvl is not None and elapsed >= step.seconds / 2:
-                        levels.append(lvl)
+                    if step.kind == "mvc" and elapsed > 1.0:  # a full 0.5 s after the first 0.5 s
+                        peak = max(peak, self.meter.mean_square(MVC_WINDOW_S))
                     if self.ui is not None:
-                        self.ui(StepState(step, k, n, elapsed, lvl, step.target_pct))
+                        self.ui(StepState(step, k, n, elapsed, self._level(), step.target_pct))
+                ms = self.meter.accumulated() if measuring else None
+                if step.kind == "rest" and ms is not None and self.noise_rms is None:
+                    self.noise_ms = ms  # the first rest: the baseline
+                    self.noise_rms = math.sqrt(ms)
                 if step.kind == "mvc" and peak > 0:
-                    self.mvc_rms = peak if self.mvc_rms is None else max(self.mvc_rms, peak)
+                    self.mvc_ms = peak if self.mvc_ms is None else max(self.mvc_ms, peak)
+                    self.mvc_rms = math.sqrt(self.mvc_ms)
+                achieved = None
+                if step.kind in ("steady", "mvc") and ms is not None and self.mvc_ms is not None:
+                    achieved = emg_level_pct(ms, self.mvc_ms, self.noise_ms)
                 result.steps.append(
-                    StepResult(
-                        step.name,
-                        step.kind,
-                        start,
-                        stop,
-                        step.target_pct,
-                        float(np.mean(levels))
-                        if levels and step.kind in ("steady", "mvc")
-                        else None,
-                    )
+                    StepResult(step.name, step.kind, start, stop, step.target_pct, achieved)
                 )
                 t += step.seconds
             self.recorder.end_phase()
         finally:
             dev.remove_listener(self.meter)
             dev.remove_listener(self.labeller)
+        result.noise_rms_uv = self.noise_rms
         result.mvc_rms_uv = self.mvc_rms
         result.stimuli_marked = self.labeller.seen
         result.stimuli_unlabelled = self.labeller.unlabelled

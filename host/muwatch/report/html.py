@@ -176,6 +176,10 @@ def _scan_figure(r: Any) -> str:
     return fig_png(fig)
 
 
+def _range(r: Any) -> str:
+    return f"; approx. 95 % range {r[0]:.0f}-{r[1]:.0f}" if r else ""
+
+
 def _method_rows(d: dict[str, Any], muscle: str | None) -> list[list[Any]]:
     m = d["methods"]
     rows: list[list[Any]] = []
@@ -183,7 +187,10 @@ def _method_rows(d: dict[str, Any], muscle: str | None) -> list[list[Any]]:
         r = m["munix"]
         nr = normal_range(muscle, "munix")
         rng = (
-            f"{nr.low:.0f}-{nr.high:.0f} ({nr.source})" if nr else "no table value for this muscle"
+            f"{nr.low:.0f}-{nr.high:.0f} ({nr.source}, for orientation only: the absolute value "
+            "depends on definitions; compare with the person's own baseline first)"
+            if nr
+            else "no table value for this muscle"
         )
         rows.append(
             [
@@ -217,13 +224,15 @@ def _method_rows(d: dict[str, Any], muscle: str | None) -> list[list[Any]]:
         )
     if "poisson" in m and m["poisson"]["mune"] is not None:
         r = m["poisson"]
+        used = [b for b in r["blocks"] if b["used"]]
         rows.append(
             [
                 "statistical (Poisson) MUNE",
                 r["mune"],
                 "units",
                 r["kind"],
-                f"S-MUP {fmt(r['smup_uv'])} µV",
+                f"S-MUP {fmt(r['smup_uv'])} µV from {len(used)} fixed-intensity blocks"
+                + _range(r.get("mune_range")),
             ]
         )
     if "incremental" in m and m["incremental"]["mune"] is not None:
@@ -234,7 +243,8 @@ def _method_rows(d: dict[str, Any], muscle: str | None) -> list[list[Any]]:
                 r["mune"],
                 "units",
                 r["kind"],
-                f"{r['n_increments']} increments, S-MUP {fmt(r['smup_uv'])} µV",
+                f"{r['n_increments']} increments, S-MUP {fmt(r['smup_uv'])} µV"
+                + _range(r.get("mune_range")),
             ]
         )
     if "sta_mune" in m:
@@ -280,6 +290,10 @@ def write_report(analysis: Analysis, rec: Recording, path: str | Path) -> Path:
         parts.append(table(["measure", "value", "unit", "kind", "notes"], rows))
     else:
         parts.append("<p>No MUNE or MUNIX could run on this recording (reasons below).</p>")
+    if "munix" in d["methods"]:
+        parts.append(
+            f"<p class='note warn'><b>MUNIX:</b> {esc(d['methods']['munix']['caveat'])}</p>"
+        )
     for key in ("munix", "cmap_scan", "poisson", "incremental"):
         for note in (d["methods"].get(key) or {}).get("notes", []):
             parts.append(f"<p class='note warn'>{esc(key)}: {esc(note)}</p>")
@@ -297,7 +311,37 @@ def write_report(analysis: Analysis, rec: Recording, path: str | Path) -> Path:
                 "idx",
             )
         )
-        parts.append(f"<p class='note'>{esc(s['notes'][0])}</p>")
+        for note in s["notes"]:
+            parts.append(f"<p class='note'>{esc(note)}</p>")
+        ref = (
+            "the rest phase's noise floor"
+            if s.get("noise_reference") == "rest"
+            else "the epoch's own MAD (no rest phase)"
+        )
+        parts.append(
+            f"<p class='note'>{esc(s.get('method', ''))}; detection threshold from {esc(ref)}; "
+            f"S-MUAP sizes on {esc(str(s.get('reference_channel_name', '')))}.</p>"
+        )
+        for ph in s.get("phases") or [s]:
+            if ph.get("units"):
+                parts.append(
+                    table(
+                        ["unit", "discharges", "rate (Hz)", "ISI CV", "S-MUAP (µV)", "counted"],
+                        [
+                            [
+                                u["unit"],
+                                u["n_discharges"],
+                                u["rate_hz"],
+                                u["isi_cv"],
+                                u["smuap_uv"],
+                                "yes" if u["accepted"] else f"no: {u['why_not']}",
+                            ]
+                            for u in ph["units"]
+                        ],
+                        "idx",
+                    )
+                )
+                parts.append(f"<p class='note'>units at {esc(ph['force_label'])}</p>")
     if d["units"]:
         parts.append("<h2>Needle motor units (QEMG)</h2>")
         keys = [
@@ -358,22 +402,31 @@ def write_report(analysis: Analysis, rec: Recording, path: str | Path) -> Path:
     if "surface" in figs:
         sfig = figs["surface"]
         a, b = sfig["span"]
-        from muwatch.analysis import detect_spikes, sort_spikes
-
-        res = detect_spikes(rec.data[sfig["channel"], a:b], rec.fs, preset="surface")
-        units = sort_spikes(res).units if len(res) else None
+        ind = sfig["indices"]
+        ok = {u.unit for u in ind.units if u.accepted}
+        tr = {u: t for u, t in ind.trains.items() if u in ok} or dict(ind.trains)
+        times = np.concatenate([t for t in tr.values()] or [np.zeros(0, np.int64)])
+        labels = np.concatenate([np.full(t.size, k) for k, t in enumerate(tr.values())] or [[]])
+        o = np.argsort(times)
         parts.append(
             _snippet_figure(
                 rec,
                 sfig["channel"],
                 a,
                 b,
-                res.events["index"].astype(np.int64) + a if len(res) else np.zeros(0, np.int64),
-                units,
+                times[o].astype(np.int64) + a,
+                labels[o].astype(int),
                 (20.0, 450.0),
-                f"surface {rec.channels[sfig['channel']]}: {sfig['indices'].force_label}",
+                f"surface {rec.channels[sfig['channel']]}: {ind.force_label}, discharges of the "
+                f"accepted units ({ind.method})",
             )
         )
+        if tr:
+            parts.append(
+                _trains_figure(
+                    {u: t + 0 for u, t in tr.items()}, rec.fs, f"firing trains at {ind.force_label}"
+                )
+            )
     if "cmap" in figs:
         parts.append(_cmap_figure(figs["cmap"]))
     if "munix" in figs:

@@ -23,7 +23,7 @@ def _series_figure(s: TrendSeries) -> str:
             s.normal.low,
             s.normal.high,
             color="#dfeedd",
-            label=f"normal {s.normal.muscle} (mean ± 2 SD, Cao 2020)",
+            label=f"normal {s.normal.muscle} (mean ± 2 SD, Cao 2020; orientation only)",
         )
         ax.axhline(s.normal.mean, color="#7fa779", lw=0.8)
     base = [p.value for p in s.points if p.baseline]
@@ -85,6 +85,10 @@ def write_trend_report(subject: str, series: list[TrendSeries], path: str | Path
             parts.append(
                 f"<p class='note'>Normal {esc(s.normal.measure)} for {esc(s.normal.muscle)}: {fmt(s.normal.mean)} ± {fmt(s.normal.sd)} ({esc(s.normal.source)}).</p>"
             )
+        if s.measure in ("munix", "musix_uv"):
+            from muwatch.analysis.munix import CAVEAT
+
+            parts.append(f"<p class='note warn'>{esc(CAVEAT)}</p>")
     parts.append(f"<p class='note'>muwatch, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.</p>")
     out = Path(path)
     try:
