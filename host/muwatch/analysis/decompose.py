@@ -39,7 +39,6 @@ the peel-off idea of Holobar & Zazula and of spike sorters' matching pursuit), o
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -489,7 +488,6 @@ def _peel(
     pair: int = 0,
     pair_z: float = 2.0,
     leftover: np.ndarray | None = None,
-    alpha_unit: np.ndarray | None = None,
     refit: int = 2,
 ) -> _Fits:
     """Peel the templates (sigma units, (channels, L)) off q (int16 (channels, n), sigma = 64).
@@ -536,7 +534,6 @@ def _peel(
         refit=refit,
         spill=None if lv is None else np.ceil(z * z * lv / (ch * n * n)).astype(np.int64),
         leftover=None if lv is None else lv.astype(np.int64),
-        alpha_rows=None if alpha_unit is None else np.asarray(alpha_unit)[np.array(unit_of)],
     )
     smallest = min(float(np.abs(t).max()) for t in templates)
     thr = max(2.0, min(seg_k, alpha[0] * smallest)) * SIGMA_LSB
@@ -562,23 +559,6 @@ def _isolated(f: _Fits, g: _Geometry) -> np.ndarray:
     iso = np.zeros(a.size, bool)
     iso[order] = (np.r_[np.inf, gap] > g.length) & (np.r_[gap, np.inf] > g.length)
     return iso
-
-
-def _alpha_ranges(
-    f: _Fits, n_units: int, g: _Geometry, z: float, alpha: tuple[float, float]
-) -> np.ndarray:
-    """Per unit: the amplitude range its fits may take, 1 +- z robust SDs of the amplitudes of
-    its isolated fits (noise and the unit's own size changes), within `alpha`. A unit whose
-    size hardly varies (surface MUAPs) must not take the discharges of a similar unit of
-    another size."""
-    out = np.tile(np.asarray(alpha, float), (n_units, 1))
-    iso = _isolated(f, g) if f.unit.size else np.zeros(0, bool)
-    for u in range(n_units):
-        a = f.alpha[iso & (f.unit == u)]
-        if a.size >= 8:
-            sd = 1.4826 * float(np.median(np.abs(a - np.median(a))))
-            out[u] = (max(alpha[0], 1.0 - z * sd), min(alpha[1], 1.0 + z * sd))
-    return out
 
 
 def _leftover(f: _Fits, n_units: int, g: _Geometry, floor: float) -> np.ndarray:
@@ -804,116 +784,6 @@ def _resolve_by_trains(
     return [templates[u] for u in keep]
 
 
-#: a discharge less than this share of its unit's median interval after (or before) another is
-#: physiologically unlikely (motor units fire with a 10-30 % coefficient of variation)
-SHORT_ISI = 0.5
-#: log prior odds of a motor unit's discharge at a place that keeps its train regular against
-#: one that breaks it (an interval below half the median: ~1 % of a unit's intervals)
-_LOG_ODDS_TRAIN = float(np.log(50.0))
-
-
-def _reassign(
-    f: _Fits,
-    templates: list[np.ndarray],
-    g: _Geometry,
-    fs: float,
-    acf: np.ndarray,
-    alpha: tuple[float, float],
-) -> _Fits:
-    """Firing-pattern check of every fit (as EMGLAB and DQEMG edit their trains): a fit that
-    breaks its unit's train (an interval below SHORT_ISI of the unit's median) goes to another
-    unit whose train has room there when that unit's template explains the discharge almost
-    as well: within what the prior odds of a regular train are worth in the noise test, i.e.
-    its gain may fall short of the fit's own by 2 ln(odds) times the noise variance of the
-    gain. The residual follows the change."""
-    n_u = len(templates)
-    if f.unit.size < 4 or n_u < 2:
-        return f
-    m = g.margin
-    lq = g.length
-    p = _phases(fs, n_u)
-    rows = {
-        u: [_frac_shift(t, j / p) * SIGMA_LSB for j in range(p)] for u, t in enumerate(templates)
-    }
-    energy = {u: [_energy(r) for r in rows[u]] for u in rows}
-    var = {
-        u: [_quad_noise(r, acf) / max(e, 1e-9) for r, e in zip(rows[u], energy[u], strict=True)]
-        for u in rows
-    }
-    unit, pos, alp = f.unit.copy(), f.pos.copy(), f.alpha.copy()
-    resid = f.resid.astype(np.float64)
-    n = resid.shape[1]
-
-    def trains() -> dict[int, np.ndarray]:
-        return {u: np.sort(pos[unit == u]) for u in range(n_u)}
-
-    tr = trains()
-    med = {u: float(np.median(np.diff(tr[u]))) if tr[u].size > 2 else np.inf for u in range(n_u)}
-
-    def breaks(u: int, t: float, exclude: float | None = None) -> bool:
-        tt = tr[u]
-        if exclude is not None:
-            tt = tt[np.abs(tt - exclude) > 1e-9]
-        if tt.size == 0 or not np.isfinite(med[u]):
-            return False
-        return bool(np.min(np.abs(tt - t)) < SHORT_ISI * med[u])
-
-    def best_fit(u: int, snip: np.ndarray) -> tuple[float, float, float]:
-        """(gain, start offset in snip incl. phase, alpha) of unit u's best fit in snip."""
-        best = (-1.0, 0.0, 0.0)
-        for j, r in enumerate(rows[u]):
-            e = energy[u][j]
-            for s in range(snip.shape[1] - lq + 1):
-                c = float((snip[:, s : s + lq] * r).sum())
-                a = c / e
-                if alpha[0] <= a <= alpha[1] and c * a > best[0]:
-                    best = (c * a, s + j / p, a)
-        return best
-
-    order = np.argsort(f.alpha * 0 + np.arange(unit.size))  # stable, in time order
-    changed = False
-    for i in order:
-        u = int(unit[i])
-        if not breaks(u, pos[i], exclude=pos[i]):
-            continue
-        a0 = int(np.floor(pos[i]))
-        lo, hi = a0 - m, a0 + lq + m
-        if lo < 0 or hi > n:
-            continue
-        ph = pos[i] - a0
-        own = _frac_shift(templates[u], ph) * alp[i] * SIGMA_LSB
-        snip = resid[:, lo:hi].copy()
-        snip[:, m : m + lq] += own
-        g_own = best_fit(u, snip)[0]
-        best_v, best_fit_v = -1, (-1.0, 0.0, 0.0)
-        for v in range(n_u):
-            if v == u:
-                continue
-            fv = best_fit(v, snip)
-            t_v = lo + fv[1]
-            if fv[0] <= 0 or breaks(v, t_v):
-                continue
-            margin = 2.0 * _LOG_ODDS_TRAIN * float(np.mean(var[v]))
-            if fv[0] >= g_own - margin and fv[0] > best_fit_v[0]:
-                best_v, best_fit_v = v, fv
-        if best_v < 0:
-            continue
-        gain_v, off_v, a_v = best_fit_v
-        new_pos = lo + off_v
-        b0 = int(np.floor(new_pos))
-        snip_new = _frac_shift(templates[best_v], new_pos - b0) * a_v * SIGMA_LSB
-        resid[:, a0 : a0 + lq] += own
-        resid[:, b0 : b0 + lq] -= snip_new
-        unit[i], pos[i], alp[i] = best_v, new_pos, a_v
-        tr = trains()
-        changed = True
-    if not changed:
-        return f
-    order = np.argsort(pos, kind="stable")
-    r16 = np.clip(np.round(resid), -32767, 32767).astype(np.int16)
-    return _Fits(unit[order], pos[order], alp[order], f.pair[order], r16, f.full)
-
-
 def _refit(f: _Fits, templates: list[np.ndarray], g: _Geometry) -> list[np.ndarray]:
     """Each unit's template again as the mean of its cleaned discharges."""
     out = []
@@ -1079,9 +949,8 @@ def decompose(
     for _ in range(rounds - 1):
         if not templates:
             break
-        if os.environ.get("MW_RACF", "1") == "1":
-            acf = _residual_acf(f.resid, acf, k, g.length)
-            floor = g.length * float(acf[:, 0].sum())
+        acf = _residual_acf(f.resid, acf, k, g.length)
+        floor = g.length * float(acf[:, 0].sum())
         templates = _refit(f, templates, g)
         templates = _split_mixtures(f, templates, g, acf, z, mc, span)
         # new units in what the fits leave
@@ -1124,8 +993,6 @@ def decompose(
             break
         templates = resolved
         f = _peel(q, templates, g, fs, acf, **opts)
-    if templates and os.environ.get("MW_REASSIGN", "1") == "1":
-        f = _reassign(f, templates, g, fs, acf, alpha)
     return _result(dets, f, templates, g, sigma, acf, z, k, reference, keep_residual, centres)
 
 
