@@ -18,6 +18,10 @@ Figures (build/bench/core.json):
   rule; surface_single_* the same decomposition channel by channel (the previous method, in
   the same run); surface_detect_* detection alone.
 - decomp_<case>_recall/precision: other scenarios, rates and polarity (generality).
+- {needle,surface}_oracle_templates_*: bounds, the same final peel with the simulator's true
+  templates (detection band); *_oracle_timing_*: true templates and true discharges, only the
+  timing step (decompose.oracle_peel). Far from ours: template learning; near: the peel or noise.
+  MW_BENCH_CORE_ORACLE=0 leaves them out.
 """
 
 from __future__ import annotations
@@ -47,6 +51,11 @@ SECONDS = float(os.environ.get("MW_BENCH_CORE_SECONDS", 600))
 LOW_FORCE_PCT = 0.5
 HIGHER_FORCE_PCT = 2.0
 SURFACE_NOISE_UV = 2.0  # electrode + amplifier noise, rms in the 20-450 Hz band
+ORACLE = os.environ.get("MW_BENCH_CORE_ORACLE", "1") != "0"
+ORACLE_NOTE = {
+    "oracle_templates": "bound: decompose's final peel with the true templates (detection band)",
+    "oracle_timing": "bound: true templates and discharges, only the timing step",
+}
 
 
 def _surface_pipeline():
@@ -455,6 +464,79 @@ def _decomposed(x: np.ndarray, fs: float, preset: str):
     return det.events["t"], dec.events["t"][dec.events["unit"] >= 0], dec
 
 
+def _true_templates(rec, chans: list[int], dets, snr_min: float = 2.5):
+    """The simulator's noise-free MUAPs of the units a decomposition could find (p2p SNR >= 2.5
+    on some of `chans`), filtered like the detection (the core's quantised cascade, forward
+    then backward): (unit ids, templates (channels, length) in volts, offset of the discharge
+    in each = 0 after the padding below, per channel SNRs)."""
+    from muwatch.analysis import detect
+    from scipy import signal as sps
+
+    pad = int(0.02 * rec.fs)
+    snrs, muaps = {}, {}
+    for j, c in enumerate(chans):
+        times, snr = p2p_targets(rec, c, dets[j].preset.band)
+        for u, v in snr.items():
+            snrs.setdefault(u, np.zeros(len(chans)))[j] = v
+    needle = rec.truth.get("needle")
+    tmpl = rec.truth.get("templates", {})
+    for j, c in enumerate(chans):
+        name = rec.channels[c]
+        sec = detect.build_sections(rec.fs, dets[j].preset, dets[j].notch_hz)
+        sos = np.vstack([s.quantised_sos() for s in sec])
+        own: dict[int, np.ndarray] = {}
+        if needle is not None:
+            for ch in needle["channels"]:
+                if ch["channel"] == name:
+                    for u in ch["units"]:
+                        if u.get("mean_muap_uv") is not None:
+                            own[int(u["id"])] = np.asarray(u["mean_muap_uv"], float) * 1e-6
+        if tmpl.get("units") and name in tmpl.get("channels", []):
+            k = tmpl["channels"].index(name)
+            for i, u in enumerate(rec.truth["units"]):
+                own.setdefault(int(u["id"]), np.asarray(tmpl["units"][i][k], float) * 1e-6)
+        for u, m in own.items():
+            y = sps.sosfilt(sos, np.r_[np.zeros(pad), m, np.zeros(pad)])
+            muaps.setdefault(u, {})[j] = sps.sosfilt(sos, y[::-1])[::-1]
+    ids = [u for u in snrs if snrs[u].max() >= snr_min and u in muaps]
+    ids = sorted(ids, key=lambda u: -snrs[u].max())[:24]
+    length = max(v.size for u in ids for v in muaps[u].values()) if ids else 0
+    out = []
+    for u in ids:
+        t = np.zeros((len(chans), length))
+        for j, v in muaps[u].items():
+            t[j, : v.size] = v
+        out.append(t)
+    return ids, out, pad, snrs
+
+
+def _oracles(rec, x, chans: list[int], dets, tally: _Tally, prefix: str = "") -> None:
+    """Oracle bounds of the decomposition on one record into `tally`: the same peel with the
+    true templates ("oracle_templates"), and true templates + true discharge times, only the
+    timing step ("oracle_timing"); each unit's events on a channel timed as the truth times it
+    (discharge + MUAP extremum), reported on the channels where its SNR >= 2.5."""
+    from muwatch.analysis.decompose import oracle_peel
+
+    ids, tm, pad, snrs = _true_templates(rec, chans, dets)
+    if not ids:
+        return
+    fs = dets[0].fs
+    firing = {int(u["id"]): u for u in rec.truth["units"]}
+    det = dets if len(dets) > 1 else dets[0]
+    true_idx = [np.round(np.asarray(firing[u]["firings_s"]) * fs).astype(np.int64) for u in ids]
+    for name, kw in (("oracle_templates", {}), ("oracle_timing", {"times": true_idx})):
+        est = oracle_peel(x, fs, dets[0].preset, tm, [pad] * len(ids), detection=det, **kw)
+        for j, c in enumerate(chans):
+            times, snr = p2p_targets(rec, c, dets[j].preset.band)
+            ev = [
+                e / fs + float(firing[u]["peak_offset_s"][c])
+                for u, e in zip(ids, est, strict=True)
+                if snrs[u][j] >= 2.5
+            ]
+            t = np.concatenate(ev) if ev else np.zeros(0)
+            tally.add(prefix + name, t, times, snr)
+
+
 def _needle_runs(noise_snrs=(5, 10), seeds=(1, 2, 3, 4)) -> _Tally:
     from muwatch import sim
     from muwatch.analysis import PRESETS
@@ -470,11 +552,13 @@ def _needle_runs(noise_snrs=(5, 10), seeds=(1, 2, 3, 4)) -> _Tally:
                 noise=NoiseConfig(peak_snr_db=20 * np.log10(ns)),
             )
             times, snr = p2p_targets(rec, 0, PRESETS["needle"].band)
-            det_t, fit_t, _ = _decomposed(rec.data[0], rec.fs, "needle")
+            det_t, fit_t, dec = _decomposed(rec.data[0], rec.fs, "needle")
             tally.add(f"detect_n{ns}", det_t, times, snr)
             tally.add(f"decomp_n{ns}", fit_t, times, snr)
             tally.add("detect", det_t, times, snr)
             tally.add("decomp", fit_t, times, snr)
+            if ORACLE:
+                _oracles(rec, rec.data[0], [0], [dec.detection], tally)
     return tally
 
 
@@ -513,6 +597,8 @@ def _surface_runs(pct: float, seeds=(1, 2, 3), single: bool = True) -> tuple[_Ta
             if single:
                 one = decompose(rec.data[c], fs, "surface", detection=dets[c])
                 tally.add("single", one.events["t"][one.events["unit"] >= 0], times, snr)
+        if ORACLE:
+            _oracles(rec, rec.data, list(range(rec.data.shape[0])), dets, tally)
     return tally, firing / len(seeds)
 
 
@@ -599,6 +685,15 @@ def quality() -> dict[str, dict[str, object]]:
                     r, "", f"both noise levels, {n} discharges of units with p2p SNR {band}"
                 )
                 out[key + "_precision"] = figure(p, "", "same")
+    for meth in ("oracle_templates", "oracle_timing"):
+        for band in ("all", "5-10", "10-20", "20-inf"):
+            for tol in ("0.4", "1"):
+                r, p, n = nd.get(meth, tol, band)
+                if n == 0:
+                    continue
+                key = f"needle_{meth}_p2p{band.replace('-', 'to')}_{tol.replace('.', 'p')}ms"
+                out[key + "_recall"] = figure(r, "", f"{ORACLE_NOTE[meth]}, both noise levels")
+                out[key + "_precision"] = figure(p, "", "same")
     lo, firing = _surface_runs(LOW_FORCE_PCT)
     base = (
         f"surface-steady {LOW_FORCE_PCT} % MVC (~{firing:.0f} units firing), 8 ch x 3 seeds, "
@@ -624,6 +719,15 @@ def quality() -> dict[str, dict[str, object]]:
             key = f"surface_{meth}_p2p{band.replace('-', 'to')}"
             out[key + "_recall"] = figure(rb, "", f"low force, {nb} discharges, 0.4 ms")
             out[key + "_precision"] = figure(pb, "", "same")
+    for meth in ("oracle_templates", "oracle_timing"):
+        for band in ("all", "5-10", "10-20", "20-inf"):
+            for tol in ("0.4", "1"):
+                r, p, n = lo.get(meth, tol, band)
+                if n == 0:
+                    continue
+                key = f"surface_{meth}_p2p{band.replace('-', 'to')}_{tol.replace('.', 'p')}ms"
+                out[key + "_recall"] = figure(r, "", f"{ORACLE_NOTE[meth]}, low force")
+                out[key + "_precision"] = figure(p, "", "same")
     hi, firing_hi = _surface_runs(HIGHER_FORCE_PCT)
     for meth, label in (("decomp", ""), ("single", "single_")):
         r, p, n = hi.get(meth, "0.4", "all")

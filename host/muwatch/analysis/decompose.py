@@ -845,6 +845,61 @@ def _detections(
     return [detect_spikes(x[c], fs, p, keep_filtered=True, **detect_kw) for c in range(x.shape[0])]
 
 
+@dataclass
+class _Setup:
+    dets: list[SpikeResult]
+    preset: Preset
+    fs: float
+    sigma: np.ndarray  # per channel, input unit
+    g: _Geometry
+    zf: np.ndarray  # filtered signal in sigmas (channels, n)
+    q: np.ndarray  # the same as int16, sigma = SIGMA_LSB
+    acf: np.ndarray  # background autocovariance from the quiet stretches (LSB^2)
+    centres: np.ndarray  # candidate samples, one per event across channels
+
+
+def _setup(signal: Any, fs: float, p: Preset, detection: Any, detect_kw: dict[str, Any]) -> _Setup:
+    """Detections, the filtered signal scaled to sigma units, the geometry and the first noise
+    model: what every decomposition of this signal starts from."""
+    dets = _detections(signal, fs, p, detection, detect_kw)
+    n_ch = len(dets)
+    if n_ch > MATCH_MAX_CH:
+        raise UsageError(f"at most {MATCH_MAX_CH} channels can be decomposed together")
+    if len({d.filtered.size for d in dets}) != 1:  # type: ignore[union-attr]
+        raise UsageError("every channel needs the same number of samples")
+    p = dets[0].preset
+    fs = dets[0].fs
+    y = np.array([np.asarray(d.filtered, dtype=np.float64) for d in dets])
+    sigma = np.array([float(np.median(np.abs(r))) / 0.6745 if r.size else 0.0 for r in y])
+    for c in range(n_ch):
+        if not np.isfinite(sigma[c]) or sigma[c] <= 0:
+            sigma[c] = dets[c].noise_sigma if dets[c].noise_sigma > 0 else 1.0
+    ms = fs / 1000.0
+    pre = max(2, int(round(p.pre_ms * ms)))
+    post = max(2, int(round(p.post_ms * ms)))
+    while n_ch * (pre + post + 1) > MATCH_MAX_SPAN or pre + post + 1 > MATCH_MAX_LEN:
+        pre, post = pre * 3 // 4, post * 3 // 4
+    margin = max(1, int(round(p.align_ms * ms)))
+    g = _Geometry(pre, post, margin, max(3, int(round((pre + post + 1) / 8))), n_ch)
+    k = p.k
+    zf = y / sigma[:, None]
+    q = np.clip(np.round(zf * SIGMA_LSB), -32767, 32767).astype(np.int16)
+    n = q.shape[1]
+
+    # candidates: every channel's detections, one per event (the largest within a template)
+    cen_all = np.concatenate([d.events["core_index"].astype(np.int64) for d in dets])
+    mag = np.concatenate([np.abs(d.events["amplitude"]) / sigma[c] for c, d in enumerate(dets)])
+    order = np.argsort(cen_all, kind="stable")
+    cen_all, mag = cen_all[order], mag[order]
+    centres = _one_per_event(cen_all, mag, g.length // 2) if n_ch > 1 else cen_all
+    quiet = np.ones(n, bool)
+    for c in centres:
+        quiet[max(0, c - g.length) : c + g.length] = False
+    quiet &= (np.abs(zf) < k).all(axis=0)
+    acf = _noise_acf(q.astype(np.float64), quiet, g.length)
+    return _Setup(dets, p, fs, sigma, g, zf, q, acf, centres)
+
+
 def decompose(
     signal: Any,
     fs: float,
@@ -894,45 +949,12 @@ def decompose(
         raise UsageError("min_count must be >= 2")
     if pair_ms is not None and not (0 <= pair_ms <= 20):
         raise UsageError("pair_ms must be in [0, 20] ms")
-    dets = _detections(signal, fs, p, detection, detect_kw)
-    n_ch = len(dets)
-    if n_ch > MATCH_MAX_CH:
-        raise UsageError(f"at most {MATCH_MAX_CH} channels can be decomposed together")
-    if len({d.filtered.size for d in dets}) != 1:  # type: ignore[union-attr]
-        raise UsageError("every channel needs the same number of samples")
-    p = dets[0].preset
-    fs = dets[0].fs
-    y = np.array([np.asarray(d.filtered, dtype=np.float64) for d in dets])
-    sigma = np.array([float(np.median(np.abs(r))) / 0.6745 if r.size else 0.0 for r in y])
-    for c in range(n_ch):
-        if not np.isfinite(sigma[c]) or sigma[c] <= 0:
-            sigma[c] = dets[c].noise_sigma if dets[c].noise_sigma > 0 else 1.0
-    ms = fs / 1000.0
-    pre = max(2, int(round(p.pre_ms * ms)))
-    post = max(2, int(round(p.post_ms * ms)))
-    while n_ch * (pre + post + 1) > MATCH_MAX_SPAN or pre + post + 1 > MATCH_MAX_LEN:
-        pre, post = pre * 3 // 4, post * 3 // 4
-    margin = max(1, int(round(p.align_ms * ms)))
-    g = _Geometry(pre, post, margin, max(3, int(round((pre + post + 1) / 8))), n_ch)
-    k = p.k
+    st = _setup(signal, fs, p, detection, detect_kw)
+    dets, sigma, g, zf, q, acf, centres = st.dets, st.sigma, st.g, st.zf, st.q, st.acf, st.centres
+    p, fs, k, n, ms = st.preset, st.fs, st.preset.k, st.q.shape[1], st.fs / 1000.0
     mc = 8 if min_count is None else int(min_count)
-    gap = int(max(round(gap_ms * ms), (pre + post + 1) // 2))
-    zf = y / sigma[:, None]
-    q = np.clip(np.round(zf * SIGMA_LSB), -32767, 32767).astype(np.int16)
-    n = q.shape[1]
+    gap = int(max(round(gap_ms * ms), (g.pre + g.post + 1) // 2))
     span = float(n)
-
-    # candidates: every channel's detections, one per event (the largest within a template)
-    cen_all = np.concatenate([d.events["core_index"].astype(np.int64) for d in dets])
-    mag = np.concatenate([np.abs(d.events["amplitude"]) / sigma[c] for c, d in enumerate(dets)])
-    order = np.argsort(cen_all, kind="stable")
-    cen_all, mag = cen_all[order], mag[order]
-    centres = _one_per_event(cen_all, mag, g.length // 2) if n_ch > 1 else cen_all
-    quiet = np.ones(n, bool)
-    for c in centres:
-        quiet[max(0, c - g.length) : c + g.length] = False
-    quiet &= (np.abs(zf) < k).all(axis=0)
-    acf = _noise_acf(q.astype(np.float64), quiet, g.length)
 
     if learn_k is None or learn_k >= k:
         dd = np.diff(centres)
@@ -994,6 +1016,83 @@ def decompose(
         templates = resolved
         f = _peel(q, templates, g, fs, acf, **opts)
     return _result(dets, f, templates, g, sigma, acf, z, k, reference, keep_residual, centres)
+
+
+def oracle_peel(
+    signal: Any,
+    fs: float,
+    preset: str | Preset,
+    templates: list[np.ndarray],
+    offsets: list[int],
+    *,
+    detection: Any = None,
+    times: list[np.ndarray] | None = None,
+    z: float = 4.0,
+    alpha: tuple[float, float] = (0.6, 1.6),
+    frac: float = 0.25,
+    gap_ms: float = 2.5,
+    pair_ms: float | None = None,
+) -> list[np.ndarray]:
+    """Bound for the benchmarks (not an analysis): decomposition with known templates.
+
+    templates: per unit its true MUAP in the detection band, (channels, length) in the input
+    unit, `offsets[u]` the index of the discharge in it. Without `times`: the final peel of
+    `decompose` (noise model from the residual, each unit's variability, pair search) with
+    these templates instead of learnt ones. With `times` (per unit, the true discharge samples):
+    only the timing step, every other discharge subtracted at its true time and each one's
+    least-squares shift searched within the alignment margin at the peel's sub-sample phases.
+    Returns per unit the estimated discharge samples (float)."""
+    p = get_preset(preset)
+    st = _setup(signal, fs, p, detection, {})
+    g, sigma, n = st.g, st.sigma, st.q.shape[1]
+    n_ch = len(st.dets)
+    full, rows, starts = [], [], []
+    for t, off in zip(templates, offsets, strict=True):
+        tz = np.asarray(t, np.float64).reshape(n_ch, -1) / sigma[:, None]
+        e = _energy_peak(tz[None], g.energy_w)[0]
+        s0 = int(e) - g.pre
+        pad = np.zeros((n_ch, tz.shape[1] + 2 * g.length + 2 * g.margin))
+        o = g.length + g.margin
+        pad[:, o : o + tz.shape[1]] = tz
+        rows.append(pad[:, o + s0 : o + s0 + g.length])
+        full.append(pad[:, o + s0 - g.margin : o + s0 + g.length + g.margin])
+        starts.append(s0 - int(off))  # template start relative to the discharge
+    if times is None:
+        ms = st.fs / 1000.0
+        gap = int(max(round(gap_ms * ms), g.length // 2))
+        opts: dict[str, Any] = {"z": z, "alpha": alpha, "frac": frac, "gap": gap, "seg_k": p.k}
+        pair = int(round((_PAIR_MS.get(p.name, 0.0) if pair_ms is None else pair_ms) * ms))
+        f = _peel(st.q, rows, g, st.fs, st.acf, **opts)
+        acf = _residual_acf(f.resid, st.acf, p.k, g.length)
+        f = _peel(st.q, rows, g, st.fs, acf, **opts)
+        lv = _leftover(f, len(rows), g, g.length * float(acf[:, 0].sum()))
+        f = _peel(st.q, rows, g, st.fs, acf, **opts, pair=pair, leftover=lv)
+        return [f.pos[f.unit == u] - starts[u] for u in range(len(rows))]
+    # timing only: the residual of every true discharge at its true time
+    r = st.zf.copy()
+    m = g.margin
+    for u, tr in enumerate(times):
+        for a in np.asarray(tr, np.int64) + starts[u] - m:
+            lo, hi = max(0, a), min(n, a + full[u].shape[1])
+            if hi > lo:
+                r[:, lo:hi] -= full[u][:, lo - a : hi - a]
+    ph = _phases(st.fs, 1)
+    grid = np.arange(-m * ph, m * ph + 1) / ph
+    out = []
+    for u, tr in enumerate(times):
+        tr = np.asarray(tr, np.int64)
+        a = tr + starts[u] - m
+        ok = (a >= 0) & (a + full[u].shape[1] <= n)
+        idx = a[ok, None] + np.arange(full[u].shape[1])[None, :]
+        w = np.transpose(r[:, idx], (1, 0, 2)) + full[u][None]
+        shifted = np.array([_frac_shift(full[u], d) for d in grid])
+        dot = np.einsum("kcl,dcl->kd", w, shifted)
+        en = np.maximum((shifted * shifted).sum(axis=(1, 2)), 1e-12)
+        best = np.argmax(np.where(dot > 0, dot * dot / en[None, :], -np.inf), axis=1)
+        est = np.full(tr.size, np.nan)
+        est[ok] = tr[ok] + grid[best]
+        out.append(est[np.isfinite(est)])
+    return out
 
 
 def _one_per_event(cen: np.ndarray, mag: np.ndarray, w: int) -> np.ndarray:
