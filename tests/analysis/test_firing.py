@@ -40,3 +40,30 @@ def test_refusals() -> None:
         firing_stats([1.5, 3.0], 1000.0)
     with pytest.raises(UsageError, match="ISI bounds"):
         firing_stats([1, 2], 1000.0, min_isi_ms=50, max_isi_ms=10)
+
+
+def _sorted_like_train(cv: float, seed: int, miss: float = 0.05, extra: float = 0.03):
+    """A Gaussian-ISI train (rate 10 Hz) as a sorter returns it: some discharges missed, some
+    false ones added at random times."""
+    rng = np.random.default_rng(seed)
+    t = np.cumsum(0.1 * np.maximum(1.0 + cv * rng.standard_normal(600), 0.25))
+    t = t[rng.uniform(size=t.size) >= miss]
+    t = np.r_[t, rng.uniform(0, t[-1], int(extra * t.size))]
+    return np.unique(np.round(np.sort(t) * 10_000).astype(np.int64))
+
+
+@pytest.mark.parametrize("cv", [0.1, 0.15, 0.2])
+def test_isi_cv_survives_missed_and_extra_discharges(cv: float) -> None:
+    for seed in range(3):
+        t = _sorted_like_train(cv, seed)
+        raw = firing_stats(t, 10_000.0, around_median=None)
+        r = firing_stats(t, 10_000.0)
+        assert raw.isi_cv is not None and raw.isi_cv > cv * 1.3  # what the first version read
+        assert r.isi_cv == pytest.approx(cv, rel=0.2)
+        assert r.rate_hz == pytest.approx(10.0, rel=0.05)
+        assert r.n_short + r.n_long > 0.05 * t.size  # the excluded intervals are counted
+
+
+def test_around_median_is_checked() -> None:
+    with pytest.raises(UsageError, match="around_median"):
+        firing_stats([0, 100, 200, 300], 1000.0, around_median=1.5)

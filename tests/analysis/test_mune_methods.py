@@ -81,6 +81,63 @@ def test_poisson_mune_needs_two_fixed_intensities() -> None:
     assert r.mune is None and "20 responses (< 30)" in r.blocks[1].why_not
 
 
+def _binomial_blocks(n_units: int, seed: int, rs: float, n_stim: int = 60):
+    """Units of equal size with thresholds N(26.5, 2) mA and threshold noise RS (Bostock's
+    model), a 450-stimulus scan and two fixed blocks where the scan's mean is 20 and 40 %."""
+    rng = np.random.default_rng(seed)
+    a = np.full(n_units, 60.0)
+    th = rng.normal(26.5, 2.0, n_units)
+
+    def fire(s: np.ndarray) -> np.ndarray:
+        p = ndtr((s[:, None] - th[None, :]) / (rs * th)[None, :])
+        return (rng.uniform(size=p.shape) < p) @ a + rng.normal(0.0, 5.0, s.size)
+
+    scan_s = np.linspace(33.0, 20.0, 450)
+    scan_y = fire(scan_s)
+    grid = np.linspace(18.0, 35.0, 4000)
+    mean = ndtr((grid[:, None] - th[None, :]) / (rs * th)[None, :]) @ a
+    at = [float(grid[np.argmax(mean >= f * a.sum())]) for f in (0.2, 0.4)]
+    blocks = [fire(np.full(n_stim, s)) for s in at]
+    return blocks, at, (scan_s, scan_y), float(a.sum())
+
+
+@pytest.mark.parametrize("rs", [0.015, 0.02, 0.03])
+def test_statistical_mune_with_always_firing_units(rs: float) -> None:
+    # units below the block's intensity always fire: Daube's variance/mean reads several times
+    # N, the slope-corrected S-MUP (RS assumed = true here) stays near N
+    n_units = 60
+    got, classic = [], []
+    for seed in range(6):
+        blocks, at, curve, cmap = _binomial_blocks(n_units, seed, rs)
+        r = poisson_mune(blocks, cmap, 5.0, intensities_ma=at, curve=curve, rel_spread=rs)
+        assert r.mune is not None and r.mune_classic is not None
+        assert all(b.slope_uv_per_ma and b.slope_uv_per_ma > 0 for b in r.blocks)
+        got.append(r.mune)
+        classic.append(r.mune_classic)
+    assert np.median(classic) > 2.0 * n_units
+    assert np.median(got) == pytest.approx(n_units, rel=0.25)
+    # an assumed RS twice the true one halves the S-MUP: the count scales with it (stated)
+    blocks, at, curve, cmap = _binomial_blocks(n_units, 0, rs)
+    r1 = poisson_mune(blocks, cmap, 5.0, intensities_ma=at, curve=curve, rel_spread=rs)
+    r2 = poisson_mune(blocks, cmap, 5.0, intensities_ma=at, curve=curve, rel_spread=2 * rs)
+    assert r2.mune == pytest.approx(2 * r1.mune, rel=1e-9)
+    assert r1.rel_spread_assumed == rs and f"RS = {rs:.1%}" in r1.notes[0]
+
+
+def test_statistical_mune_refuses_a_flat_curve_and_bad_intensities() -> None:
+    blocks, at, (s, y), cmap = _binomial_blocks(40, 1, 0.02)
+    flat = (s, np.full(s.size, 0.3 * cmap))
+    r = poisson_mune(blocks, cmap, 5.0, intensities_ma=at, curve=flat)
+    assert r.mune is None and all("flat" in b.why_not for b in r.blocks)
+    with pytest.raises(UsageError, match="2 blocks need 2 intensities"):
+        poisson_mune(blocks, cmap, 5.0, intensities_ma=at[:1], curve=(s, y))
+    with pytest.raises(UsageError, match="positive mA"):
+        poisson_mune(blocks, cmap, 5.0, intensities_ma=[-1.0, 2.0], curve=(s, y))
+    # without intensities: the classic estimate, flagged as an upper bound
+    r = poisson_mune(blocks, cmap, 5.0)
+    assert r.mune == r.mune_classic and "upper bound" in r.notes[0]
+
+
 def test_scan_blocks_pick_the_variable_part() -> None:
     s, y, a, _ = bostock_scan(40, seed=1)
     blocks = scan_blocks(s, y, a.sum())

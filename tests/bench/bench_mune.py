@@ -9,7 +9,13 @@ Figures (build/bench/mune.json):
   falls when MUAP amplitude falls at constant N).
 - cmapscan_median_abs_err (fraction of the true N) on Bostock 2016's 60-scan degeneration series,
   with the mean signed error per N (cmapscan_err_nNNN) and, as a baseline from the same scans,
-  the statistical (Poisson) MUNE's median error.
+  the statistical MUNE of 30-stimulus runs of the same scans (poisson_scanblocks_median_abs_err).
+- poisson_median_abs_err (fraction of the true N): statistical MUNE on simulated ADM pools of
+  N = 20...200 (3 pools per N, Bostock's additive model: each unit fires with probability
+  Φ((s − θ)/(θ·RS)) at every stimulus), as the guided session records it: a CMAP scan, then two
+  blocks of 30 stimuli at the intensities where the scan reaches 20 and 40 % of the CMAP; signed
+  error per N (poisson_err_nNNN) and, as the baseline from the same blocks, Daube's
+  variance/mean estimator (poisson_classic_median_abs_err).
 - munix_cv: coefficient of variation of MUNIX over 10 repeated simulated sessions of one subject
   (electrodes replaced each time); the published intra-rater figure is 14 %.
 - jitter_rel_err: needle recording at 10 kHz (rendered at 20 kHz and decimated through an
@@ -112,13 +118,72 @@ def bench_cmapscan(out: dict) -> None:
             float(np.mean(v)), "mean signed fraction", f"true N = {n}, {len(v)} scans"
         )
     if perrs:
-        out["poisson_median_abs_err"] = figure(
+        out["poisson_scanblocks_median_abs_err"] = figure(
             float(np.median(perrs)),
             "fraction of true N",
             "baseline: statistical MUNE on 30-stimulus blocks of the same scans",
         )
     out["cmapscan_seconds_per_scan"] = figure(
         dt / len(scans), "s", "mean fit time per scan (450 stimuli)"
+    )
+
+
+def _fixed_blocks(
+    pool: sim.MotorUnitPool, seed: int, noise_uv: float = 5.0
+) -> tuple[list[np.ndarray], list[float], np.ndarray, np.ndarray, float]:
+    """A CMAP scan of the pool and two 30-stimulus blocks at the intensities where the scan's
+    running median reaches 20 and 40 % of the CMAP (what the guided session's operator does)."""
+    from muwatch.guide import block_intensities
+
+    rng = np.random.default_rng([seed, 77])
+    a = pool.surface_amplitude(0.0) * 1e6
+    sc = sim.simulate_cmap_scan(pool, n_stimuli=450, seed=seed, noise_sd_v=noise_uv * 1e-6)
+    y = sc.amplitude_v * 1e6
+    cmap = float(np.median(np.sort(y)[-10:]))
+    block_ma = block_intensities(sc.stim_ma, y, cmap, (20.0, 40.0))
+    blocks = []
+    for s_ma in block_ma:
+        p = sim.fire_probability(np.full(30, s_ma), pool.threshold_ma, pool.rel_spread)
+        blocks.append((rng.uniform(size=p.shape) < p) @ a + rng.normal(0.0, noise_uv, 30))
+    return blocks, block_ma, sc.stim_ma, y, float(a.sum())
+
+
+def bench_poisson(out: dict) -> None:
+    errs: dict[int, list[float]] = {}
+    classic: list[float] = []
+    for n in range(20, 201, 30):
+        for seed in (21, 22, 23):
+            pool = sim.make_pool("ADM", n_units=n, seed=seed)
+            blocks, block_ma, s, y, cmap = _fixed_blocks(pool, seed)
+            r = poisson_mune(blocks, cmap, 5.0, intensities_ma=block_ma, curve=(s, y))
+            if r.mune is None:
+                continue
+            errs.setdefault(n, []).append((r.mune - n) / n)
+            if r.mune_classic is not None:
+                classic.append(abs(r.mune_classic - n) / n)
+    allabs = np.abs(np.concatenate([np.array(v) for v in errs.values()] or [np.zeros(0)]))
+    out["poisson_median_abs_err"] = figure(
+        float(np.median(allabs)) if allabs.size else float("nan"),
+        "fraction of true N",
+        f"{allabs.size} ADM pools, N = 20..200, scan + blocks at 20/40 % CMAP (RS assumed 2 %)",
+    )
+    out["poisson_p90_abs_err"] = figure(
+        float(np.percentile(allabs, 90)) if allabs.size else float("nan"),
+        "fraction of true N",
+        "90th percentile of the same errors (the demo's tolerance)",
+    )
+    for n, v in sorted(errs.items()):
+        out[f"poisson_err_n{n:03d}"] = figure(
+            float(np.mean(v)), "mean signed fraction", f"true N = {n}, {len(v)} pools"
+        )
+    out["poisson_classic_median_abs_err"] = figure(
+        float(np.median(classic)) if classic else float("nan"),
+        "fraction of true N",
+        "baseline: Daube's variance/mean on the same blocks",
+    )
+    print(
+        "  statistical MUNE error per N: "
+        + ", ".join(f"{n}:{np.mean(v):+.2f}" for n, v in sorted(errs.items()))
     )
 
 
@@ -248,7 +313,14 @@ def bench_demo(out: dict) -> None:
 
 def run() -> dict:
     out: dict = {}
-    for part in (bench_munix, bench_munix_cv, bench_jitter, bench_cmapscan, bench_demo):
+    for part in (
+        bench_munix,
+        bench_munix_cv,
+        bench_jitter,
+        bench_cmapscan,
+        bench_poisson,
+        bench_demo,
+    ):
         t0 = time.perf_counter()
         part(out)
         print(f"  {part.__name__}: {time.perf_counter() - t0:.0f} s", flush=True)

@@ -575,6 +575,7 @@ def _surface(
         ]
     supramaximal_ok: bool | None = None
     noise: float | None = None
+    curve: tuple[np.ndarray, np.ndarray] | None = None
     if cmap is not None and supra_epoch is not None and len(scan_stims) >= 60:
         ep, kept = _epoch_matrix(x, [s.index for s in scan_stims], pre, post, rec)
         inten = np.array([s.intensity_ma for s in scan_stims if s.index in set(kept)], dtype=float)
@@ -585,6 +586,7 @@ def _surface(
         top = float(np.median(sizes[order[-max(5, len(order) // 20) :]]))
         supramaximal_ok = abs(top - cmap.amplitude_uv) <= max(0.05 * cmap.amplitude_uv, 3 * noise)
         _scan_methods(inten, sizes, noise, cmap.amplitude_uv, out)
+        curve = (inten, sizes)
     elif stims:
         why = "needs >= 60 stimuli of known intensity sweeping the threshold range (a CMAP scan)"
         if cmap is None:
@@ -593,7 +595,7 @@ def _surface(
             out.skip(m, why)
     # --- statistical MUNE: only blocks at fixed submaximal intensities
     if stims:
-        _poisson(rec, x, in_block, cmap, supra_epoch, pre, post, noise, out)
+        _poisson(rec, x, in_block, cmap, supra_epoch, pre, post, noise, curve, out)
     # --- MUNIX: CMAP + SIP epochs from voluntary phases
     vol = [p for p in phases if p.voluntary]
     if cmap is None:
@@ -773,10 +775,12 @@ def _poisson(
     pre: int,
     post: int,
     noise: float | None,
+    curve: tuple[np.ndarray, np.ndarray] | None,
     out: Analysis,
 ) -> None:
     """Statistical MUNE from the stimuli of fixed-intensity block phases, one block per phase
-    (and per intensity when the phase's stimuli are labelled with several)."""
+    (and per intensity when the phase's stimuli are labelled with several); with the session's
+    CMAP scan as the stimulus-response curve when the blocks' intensities are known."""
     from muwatch.analysis.cmap import response_sizes
     from muwatch.analysis.poisson import MIN_BLOCK, MIN_BLOCKS, poisson_mune
 
@@ -812,8 +816,18 @@ def _poisson(
         f"{g[0].phase}" + (f" at {g[0].intensity_ma:g} mA" if g[0].intensity_ma else "")
         for g in blocks
     ]
+    keep = [i for i, b in enumerate(sizes) if b.size >= 2]
+    inten = [blocks[i][0].intensity_ma for i in keep]
+    known = curve is not None and all(v is not None and v > 0 for v in inten)
     try:
-        r = poisson_mune([b for b in sizes if b.size >= 2], cmap.amplitude_uv, noise, labels=labels)
+        r = poisson_mune(
+            [sizes[i] for i in keep],
+            cmap.amplitude_uv,
+            noise,
+            labels=[labels[i] for i in keep],
+            intensities_ma=[float(v) for v in inten if v is not None] if known else None,
+            curve=curve if known else None,
+        )
     except UsageError as exc:
         out.skip(name, str(exc))
         return
