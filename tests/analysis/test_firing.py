@@ -23,9 +23,13 @@ def test_rate_and_cv_match_numpy() -> None:
 
 def test_out_of_range_isis_are_counted_not_used() -> None:
     t = np.array([0, 200, 400, 410, 610, 5000, 5200, 5400])
-    r = firing_stats(t, 2000.0, min_isi_ms=20, max_isi_ms=250)
+    r = firing_stats(t, 2000.0, min_isi_ms=20, max_isi_ms=250, around_median=None)
     assert (r.n_short, r.n_long) == (1, 1)
     assert r.n_isi == 5 and r.rate_hz == pytest.approx(10.0, rel=1e-4)
+    # by default the false discharge (400 or 410) is edited out, the pause still excluded
+    r = firing_stats(t, 2000.0, min_isi_ms=20, max_isi_ms=250)
+    assert (r.n_removed, r.n_short, r.n_long) == (1, 0, 1)
+    assert r.n_isi == 5 and r.rate_hz == pytest.approx(10.0, rel=0.02)
 
 
 def test_too_few_discharges_give_none() -> None:
@@ -61,7 +65,7 @@ def test_isi_cv_survives_missed_and_extra_discharges(cv: float) -> None:
         assert raw.isi_cv is not None and raw.isi_cv > cv * 1.3  # what the first version read
         assert r.isi_cv == pytest.approx(cv, rel=0.2)
         assert r.rate_hz == pytest.approx(10.0, rel=0.05)
-        assert r.n_short + r.n_long > 0.05 * t.size  # the excluded intervals are counted
+        assert r.n_short + r.n_long + r.n_removed > 0.05 * t.size  # exclusions are counted
 
 
 def test_around_median_is_checked() -> None:
