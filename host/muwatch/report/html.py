@@ -232,7 +232,13 @@ def _method_rows(d: dict[str, Any], muscle: str | None) -> list[list[Any]]:
                 "units",
                 r["kind"],
                 f"S-MUP {fmt(r['smup_uv'])} µV from {len(used)} fixed-intensity blocks"
-                + _range(r.get("mune_range")),
+                + _range(r.get("mune_range"))
+                + (
+                    f"; {r['estimator']}; Daube's variance/mean gives {fmt(r['mune_classic'])}"
+                    " (an upper bound)"
+                    if r.get("mune_classic") is not None and r.get("rel_spread_assumed")
+                    else ""
+                ),
             ]
         )
     if "incremental" in m and m["incremental"]["mune"] is not None:
