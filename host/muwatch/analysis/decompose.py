@@ -727,7 +727,8 @@ def _relation(ta: np.ndarray, tb: np.ndarray, span: float, length: int) -> str:
     trains would (part of the same unit). Otherwise, with w half the median interval of the
     joined train, and E the number of the smaller train's discharges independent trains would
     put within w of the other's: "alternate" when fewer than 0.3 E are (one unit's discharges
-    shared between two templates: a unit does not fire twice within its interval), and
+    shared between two templates: a unit does not fire twice within its interval; or fewer
+    than chance allows at 1 %), and
     "independent" when at least half of E are (two units); "unknown" when E < 5 or in
     between."""
     small, big = (ta, tb) if ta.size <= tb.size else (tb, ta)
@@ -744,9 +745,21 @@ def _relation(ta: np.ndarray, tb: np.ndarray, span: float, length: int) -> str:
     if expected < 5.0:
         return "unknown"
     seen = small.size * _near(big, small, w)
-    if seen < 0.3 * expected:
+    # far fewer coincidences than independent trains give: below 0.3 of them, or fewer than
+    # chance allows (Poisson lower tail < 1 %; a few discharges of other units fitted into
+    # either train must not hide that they alternate)
+    if seen < 0.3 * expected or _poisson_cdf(int(round(seen)), expected) < 0.01:
         return "alternate"
     return "independent" if seen >= 0.5 * expected else "unknown"
+
+
+def _poisson_cdf(k: int, lam: float) -> float:
+    """P(X <= k) for X ~ Poisson(lam)."""
+    term = total = float(np.exp(-lam))
+    for i in range(1, k + 1):
+        term *= lam / i
+        total += term
+    return total
 
 
 def _short_isi(t: np.ndarray) -> float:
