@@ -71,3 +71,12 @@ def test_isi_cv_survives_missed_and_extra_discharges(cv: float) -> None:
 def test_around_median_is_checked() -> None:
     with pytest.raises(UsageError, match="around_median"):
         firing_stats([0, 100, 200, 300], 1000.0, around_median=1.5)
+
+
+def test_a_train_mixing_two_units_is_flagged() -> None:
+    one = _sorted_like_train(0.15, 1)
+    assert firing_stats(one, 10_000.0).consistent
+    # two units at similar rates merged by the sorting: about half the intervals are edited
+    two = np.unique(np.r_[one, _sorted_like_train(0.15, 2) + 337])
+    r = firing_stats(two, 10_000.0)
+    assert not r.consistent and r.excluded_fraction > 0.3

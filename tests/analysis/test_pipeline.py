@@ -87,7 +87,14 @@ def test_needle_recording_gives_qemg_units() -> None:
         } <= set(u)
         assert 100 < u["p2p_uv"] < 20000 and 0.5 < u["duration_ms"] < 20 and u["phases"] >= 1
         assert u["rate_hz"] is None or 4 < u["rate_hz"] < 50
+        # a train flagged as mixing units gives no ISI CV (a mixture's CV is not a unit's)
+        assert u["firing_consistent"] in (True, False, None)
+        if u["firing_consistent"] is False:
+            assert u["isi_cv"] is None
     assert d["qemg_summary"]["n_units"] == len(d["units"])
+    assert d["qemg_summary"]["trains_mixing_units"] == sum(
+        u["firing_consistent"] is False for u in d["units"]
+    )
     reasons = {n["method"]: n["reason"] for n in d["not_run"]}
     assert "no surface channel" in reasons["MUNIX"]
 

@@ -59,6 +59,8 @@ class QemgUnit:
     onset_ms: float = 0.0  # MUAP start relative to the discharge time
     end_ms: float = 0.0
     template_uv: tuple[float, ...] = field(repr=False, default=())
+    # False: the train's intervals say it mixes units (isi_cv then None; firing.MAX_EXCLUDED)
+    firing_consistent: bool | None = None
 
     def to_dict(self, *, template: bool = False) -> dict[str, Any]:
         d = asdict(self)
@@ -204,10 +206,11 @@ def qemg_units(
                 area_uv_ms=p.area_uv_ms,
                 size_index=p.size_index,
                 rate_hz=fst.rate_hz,
-                isi_cv=fst.isi_cv,
+                isi_cv=fst.isi_cv if fst.consistent else None,
                 onset_ms=p.onset_ms,
                 end_ms=p.end_ms,
                 template_uv=tuple(float(v) for v in tpl),
+                firing_consistent=fst.consistent if fst.rate_hz is not None else None,
             )
         )
     return out
@@ -227,4 +230,5 @@ def summarise(units: list[QemgUnit]) -> dict[str, Any]:
         )
     if units:
         out["polyphasic_percent"] = 100.0 * sum(u.phases > 4 for u in units) / len(units)
+        out["trains_mixing_units"] = sum(u.firing_consistent is False for u in units)
     return out

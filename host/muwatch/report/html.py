@@ -360,6 +360,8 @@ def write_report(analysis: Analysis, rec: Recording, path: str | Path) -> Path:
             "area_uv_ms",
             "size_index",
             "rate_hz",
+            "isi_cv",
+            "firing_consistent",
             "jitter_us",
             "jiggle_cad_percent",
             "jiggle_ccc",
@@ -375,6 +377,12 @@ def write_report(analysis: Analysis, rec: Recording, path: str | Path) -> Path:
                         for k, v in qs.items()
                         if isinstance(v, dict)
                     )
+                )
+                + (
+                    f"; {qs['trains_mixing_units']} train(s) mix units (firing_consistent no:"
+                    " more than 30 % of their intervals edited out; ISI CV not given)"
+                    if qs.get("trains_mixing_units")
+                    else ""
                 )
                 + "</p>"
             )
