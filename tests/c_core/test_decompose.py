@@ -229,3 +229,42 @@ def test_polish_moves_biased_overlapping_fits_back() -> None:
     assert np.allclose(out.alpha, [1.0, 1.0], atol=0.1), out.alpha
     left = out.resid[0].astype(float) / dmod.SIGMA_LSB
     assert np.std(left[90:190]) < 0.3
+
+
+def test_oracle_peel_with_the_true_templates() -> None:
+    """The bench's bounds: with the recording's own waveforms (in the detection band) the
+    peel finds the discharges, and the timing step alone puts each at its true sample."""
+    from muwatch.analysis import detect
+    from muwatch.analysis.decompose import oracle_peel
+    from scipy import signal as sps
+
+    fs = 10_000.0
+    rng = np.random.default_rng(4)
+    shapes = [
+        _shape(fs, (0.12, 0.2), (14.0, -6.0), (0.0, 0.45)),
+        _shape(fs, (0.2,), (-8.0,), (0.0,)),
+    ]
+    n = int(fs * 6)
+    x = rng.standard_normal(n)
+    starts = []
+    for k, s in enumerate(shapes):
+        t = np.cumsum(np.full(60, 1.0 / (9.0 + 4 * k)) * (1 + 0.1 * rng.standard_normal(60)))
+        i0 = np.round(t[(t > 0.05) & (t < 5.9)] * fs).astype(np.int64)
+        for i in i0:
+            x[i : i + s.size] += s
+        starts.append(i0)
+    det = detect_spikes(x, fs, "needle", keep_filtered=True)
+    sections = detect.build_sections(fs, det.preset, det.notch_hz)
+    sos = np.vstack([s.quantised_sos() for s in sections])
+    pad = 200
+    tm = []
+    for s in shapes:
+        y = sps.sosfilt(sos, np.r_[np.zeros(pad), s, np.zeros(pad)])
+        tm.append(sps.sosfilt(sos, y[::-1])[::-1][None, :])
+    timed = oracle_peel(x, fs, "needle", tm, [pad, pad], detection=det, times=starts)
+    for est, tr in zip(timed, starts, strict=True):
+        assert est.size == tr.size and np.max(np.abs(est - tr)) <= 1.0
+    found = oracle_peel(x, fs, "needle", tm, [pad, pad], detection=det)
+    for est, tr in zip(found, starts, strict=True):
+        hit = match_events(tr / fs, np.sort(est) / fs, 4e-4)[0].size
+        assert hit >= 0.95 * tr.size and hit >= 0.95 * est.size
