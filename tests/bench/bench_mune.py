@@ -160,10 +160,12 @@ def _block_session(pool: sim.MotorUnitPool, seed: int) -> dict:
 def bench_poisson(out: dict) -> None:
     errs: dict[int, list[float]] = {}
     classic: list[float] = []
+    refused: list[str] = []
     for n in range(20, 201, 30):
         for seed in (21, 22, 23):
             r = _block_session(sim.make_pool("ADM", n_units=n, seed=seed), seed)
             if r.get("mune") is None:
+                refused.append(f"N={n}")
                 continue
             errs.setdefault(n, []).append((r["mune"] - n) / n)
             if r.get("mune_classic") is not None:
@@ -183,6 +185,12 @@ def bench_poisson(out: dict) -> None:
         out[f"poisson_err_n{n:03d}"] = figure(
             float(np.mean(v)), "mean signed fraction", f"true N = {n}, {len(v)} pools"
         )
+    out["poisson_pools_refused"] = figure(
+        float(len(refused)),
+        "pools",
+        "no statistical MUNE (blocks refused, reason in the result): "
+        + (", ".join(refused) or "none"),
+    )
     out["poisson_classic_median_abs_err"] = figure(
         float(np.median(classic)) if classic else float("nan"),
         "fraction of true N",
