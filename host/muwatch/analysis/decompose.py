@@ -1308,11 +1308,11 @@ def _result(
 def _wideband_ref(
     det: SpikeResult, unit: np.ndarray, pos: np.ndarray, band_ref: np.ndarray, g: _Geometry
 ) -> np.ndarray:
-    """Per unit: the band reference moved to the extremum of the unit's averaged MUAP in the
-    recorded band (zero-phase high-pass at a tenth of the preset's corner), within the
-    alignment margin. Averaging over the unit's discharges settles which of two phases of
-    similar size is the peak; the clinical MUP reading and the simulator's truth use that
-    waveform."""
+    """Per unit: the band reference moved to the extremum of the unit's MUAP in the recorded
+    band (zero-phase high-pass at a tenth of the preset's corner), within the alignment
+    margin: on the phase that is the largest in most of its single discharges (a vote over
+    all of them settles which of two phases of similar size is the peak, as one noisy
+    discharge cannot), at the averaged MUAP's extremum on that phase."""
     x = np.asarray(det.signal, dtype=np.float64)
     fs = det.fs
     lo = det.preset.band[0]
@@ -1331,7 +1331,15 @@ def _wideband_ref(
         frac = t[ok] - c[ok]
         seg = w[c[ok, None] + np.arange(-m - 1, m + 2)[None, :]]
         mean = seg.mean(axis=0)
-        i = int(np.argmax(np.abs(mean[1:-1]))) + 1
+        # the phase that is largest in most single discharges (+-1 sample), then the mean's
+        # extremum on that phase: jitter blurs the mean's sharp phases, so where phases of
+        # similar size compete, the mean alone can peak on another phase than the MUAP
+        ik = np.argmax(np.abs(seg[:, 1:-1]), axis=1) + 1
+        votes = np.convolve(np.bincount(ik, minlength=seg.shape[1]), np.ones(3), mode="same")
+        cc = int(np.argmax(votes))
+        lo_i, hi_i = max(1, cc - 2), min(seg.shape[1] - 1, cc + 3)
+        i = lo_i + int(np.argmax(np.abs(mean[lo_i:hi_i])))
+        i = min(max(i, 1), seg.shape[1] - 2)
         d = float(subsample_offset(mean[i - 1 : i + 2][None, :])[0])
         ref[u] = band_ref[u] + (i - 1 - m) + d - float(frac.mean())
     return ref
