@@ -110,6 +110,11 @@ class Board:
     def charging(self) -> bool:
         return self.pin("CHARGE_STAT")() == 0
 
+    def usb_power(self) -> bool:
+        """USB 5 V present (CHARGE_STAT pulled low through the board's MOSFET): the sensor is
+        then tied to the computer or charger, never safe on electrodes on a person."""
+        return self.pin("CHARGE_STAT")() == 0
+
     def unique_id(self) -> bytes:
         return self._machine.unique_id()
 

@@ -219,7 +219,13 @@ class Device:
         self.clock.now()
         o = P.put_u32(buf, o, self.clock.out_hi, self.clock.out_lo)
         o = P.put_u16(buf, o, link.bad_requests())
-        flags = (1 if link.secure() else 0) | (2 if link.bonded() else 0) | (4 if self.battery_low else 0)
+        flags = P.LINK_ENCRYPTED if link.secure() else 0
+        if link.bonded():
+            flags |= P.LINK_BONDED
+        if self.battery_low:
+            flags |= P.LINK_BATTERY_LOW
+        if self.board.usb_power():  # read on request only: nothing in the sampling path
+            flags |= P.LINK_USB_POWER
         o = P.put_u8(buf, o, flags)
         for i in range(5):
             buf[o + i] = self.cfg[i]

@@ -53,6 +53,7 @@ class SimBoard(Xiao):
         self.chip = chip
         world.adc_pin = PINS["BATTERY_ADC"]
         world.trigger_pin = PINS["TRIGGER_IN"]
+        world.charge_pin = PINS["CHARGE_STAT"]
         world.trigger_active_low = Xiao.TRIGGER_ACTIVE_LOW
         for name in BOARD_PULL_UP:
             world.idle_levels[PINS[name]] = 1

@@ -22,7 +22,8 @@ counts them (cause 1).
 
 Scenario. Environment MUWATCH_SIM_SCENARIO names a JSON list of timed actions
 ({"t": seconds, ...}): "battery_mv", "lead_off": [loff_p, loff_n], "trigger": 0/1,
-"stall_ms" (DRDY edges not serviced for that long), "feed_wdt": false/true.
+"stall_ms" (DRDY edges not serviced for that long), "feed_wdt": false/true,
+"usb_power": true/false (USB cable plugged: CHARGE_STAT low; default on battery, pin high).
 """
 
 import json
@@ -58,6 +59,7 @@ class World:
         self.divider = 2  # hardware/pinmap.csv: battery through a 1:2 divider
         self.adc_pin = -1
         self.trigger_pin = -1
+        self.charge_pin = -1  # CHARGE_STAT, set by the simulated board from its pin map
         self.trigger_active_low = False
         self.idle_levels = {}  # gpio -> level held by a board pull-up/down
         self.chip = None  # ads1299_model.ADS1299, attached by the SPI shim
@@ -230,6 +232,8 @@ class World:
     def _run_action(self, a) -> None:
         if "battery_mv" in a:
             self.battery_mv = int(a["battery_mv"])
+        if "usb_power" in a:
+            self.set_usb_power(bool(a["usb_power"]))
         if "lead_off" in a and self.chip is not None:
             p, n = a["lead_off"]
             self.chip.electrodes_off(int(p), int(n))
@@ -237,6 +241,13 @@ class World:
             self.set_trigger(int(a["trigger"]))
         if "stall_ms" in a:
             self.stall_until = self.now + int(a["stall_ms"]) * 1000
+
+    def set_usb_power(self, present: bool) -> None:
+        """USB cable plugged (True) or not: CHARGE_STAT is active low, held high by the board's
+        pull-up while on battery."""
+        level = 0 if present else 1
+        self.idle_levels[self.charge_pin] = level
+        self.set_input(self.charge_pin, level)
 
     def trigger_gpio(self) -> int:
         return self.trigger_pin  # set by the simulated board from its pin map

@@ -175,3 +175,33 @@ print("stopped", led.value())
 """
     )
     assert (r.value("idle"), r.value("streaming"), r.value("stopped")) == ("1", "0", "1")
+
+
+def test_usb_power_follows_charge_stat_in_get_status(fw):
+    """The sim's timed scenario plugs then unplugs USB (CHARGE_STAT low, then back to the
+    board's pull-up); GET_STATUS link_flags bit 3 follows the pin, while streaming too."""
+    r = fw.run(
+        """
+from fwharness import *
+import json
+dev, link = make_device(ROOT)
+t0 = world.now / 1e6
+with open(ROOT + "/scenario.json", "w") as f:
+    f.write(json.dumps([{"t": t0 + 0.5, "usb_power": True}, {"t": t0 + 1.5, "usb_power": False}]))
+world._load_scenario(ROOT + "/scenario.json")
+link.request(P.OP_GET_STATUS, rid=1)
+link.request(P.OP_START, rid=2)
+run(dev, 1_000_000)
+link.request(P.OP_GET_STATUS, rid=3)
+run(dev, 1_000_000)
+link.request(P.OP_GET_STATUS, rid=4)
+print("pin", world.pins[dev.board.PINS["CHARGE_STAT"]]._level)
+hexframes(link.take())
+""",
+        heapsize="2000k",
+    )
+    status = {x.request_id: x.result() for x in r.responses() if x.request_id in (1, 3, 4)}
+    assert not status[1].usb_power  # default: on battery, pin held high by the pull-up
+    assert status[3].usb_power and status[3].streaming
+    assert not status[4].usb_power and r.value("pin") == "1"
+    assert status[3].link_flags & 0xF0 == 0  # the reserved bits stay zero

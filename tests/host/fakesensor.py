@@ -74,6 +74,7 @@ class FakeSensor:
         self.event_seq = 0
         self.requests: list[tuple[int, bytes]] = []
         self.duplicate_every = 0  # send every k-th live frame twice
+        self.usb_power = False  # GET_STATUS link_flags bit 3 (CHARGE_STAT low on the board)
         self._frames_sent = 0
 
     # -- device model -------------------------------------------------------------------
@@ -212,7 +213,7 @@ class FakeSensor:
                     0,
                     self.time_us(self.next_index),
                     0,
-                    1,
+                    1 | (8 if self.usb_power else 0),
                     self.config,
                 ),
             )

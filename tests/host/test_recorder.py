@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import os
 import shutil
 
@@ -196,3 +197,37 @@ def test_a_failed_start_leaves_no_session_behind(store):
     run(main())
     assert store.session_ids() == []
     assert SessionIndex(store.index_path).find() == []
+
+
+@pytest.mark.parametrize(
+    ("usb_power", "mode", "warned"),
+    [(True, "normal", True), (False, "normal", False), (True, "test_signal", False)],
+)
+def test_usb_power_at_start_warns_on_electrodes_and_is_kept_in_the_file(
+    store, usb_power, mode, warned
+):
+    """Electrodes (mode normal) on USB power: a warning and a BDF+ annotation, but the
+    recording goes on; the power source is in the metadata either way."""
+
+    async def main():
+        sensor, dev, rec, warnings = _setup(store)
+        sensor.usb_power = usb_power
+        await dev.open()
+        sid = await rec.start(StreamConfig(rate_hz=1000, channels=(1, 2), mode=mode))
+        await _pump(sensor, 10)
+        summary = await rec.stop()
+        return sid, summary, warnings
+
+    sid, summary, warnings = run(main())
+    assert summary["status"] == "finalised" and summary["n_samples"] == 500
+    usb_warnings = [w for w in warnings if "USB power" in w]
+    bdf = edfio.read_bdf(store.sessions_dir / sid / f"{sid}.bdf")
+    usb_notes = [a for a in bdf.annotations if a.text.startswith("USB_POWER")]
+    if warned:
+        assert len(usb_warnings) == 1 and "mains-powered" in usb_warnings[0]
+        assert "docs/safety.md" in usb_warnings[0]
+        assert len(usb_notes) == 1 and "never record from electrodes" in usb_notes[0].text
+    else:
+        assert usb_warnings == [] and usb_notes == []
+    meta = json.loads((store.sessions_dir / sid / "session.json").read_text())["meta"]
+    assert meta["device"]["power_at_start"] == ("usb" if usb_power else "battery")

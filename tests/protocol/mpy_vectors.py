@@ -117,7 +117,17 @@ def status_body(buf, off, r):
     for k in ("next_index", "oldest_index", "lost_samples", "device_time_us"):
         o = P.put_u32(buf, o, hi(r[k]), lo(r[k]))
     o = P.put_u16(buf, o, r["bad_requests"])
-    o = P.put_u8(buf, o, r["link_flags"])
+    # link_flags from its named bits and the firmware's LINK_* constants (usb_power = bit 3)
+    flags = 0
+    for k, bit in (
+        ("encrypted", P.LINK_ENCRYPTED),
+        ("bonded", P.LINK_BONDED),
+        ("battery_low", P.LINK_BATTERY_LOW),
+        ("usb_power", P.LINK_USB_POWER),
+    ):
+        if r[k]:
+            flags |= bit
+    o = P.put_u8(buf, o, flags)
     c = r["config"]
     for k in ("rate_code", "channel_mask", "gain_code", "mode", "fmt"):
         o = P.put_u8(buf, o, c[k])

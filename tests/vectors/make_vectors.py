@@ -231,6 +231,16 @@ def status_body(st: dict) -> bytes:
     ) + configure_body(c["rate_code"], c["channel_mask"], c["gain_code"], c["mode"], c["fmt"])
 
 
+def link_flag_names(flags: int) -> dict:
+    """GET_STATUS link_flags bits by name (docs/protocol.md section 5)."""
+    return {
+        "encrypted": bool(flags & 1),
+        "bonded": bool(flags & 2),
+        "battery_low": bool(flags & 4),
+        "usb_power": bool(flags & 8),
+    }
+
+
 def make_frames() -> list[dict]:
     rng = random.Random(20240502)
     out: list[dict] = []
@@ -518,7 +528,16 @@ def make_frames() -> list[dict]:
         "link_flags": 0x03,
         "config": configure_params(*cfg),
     }
+    st |= link_flag_names(st["link_flags"])
     out.append(response_case("response_get_status", 20, "GET_STATUS", "OK", status_body(st), st))
+    # On USB power (bit 3, CHARGE_STAT low) and battery low, encrypted but not bonded.
+    st_usb = st | {"streaming": 0, "next_index": 5000, "oldest_index": 0, "link_flags": 0x0D}
+    st_usb |= link_flag_names(st_usb["link_flags"])
+    out.append(
+        response_case(
+            "response_get_status_usb_power", 22, "GET_STATUS", "OK", status_body(st_usb), st_usb
+        )
+    )
     out.append(
         response_case(
             "response_set_time",

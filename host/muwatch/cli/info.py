@@ -79,6 +79,7 @@ async def _info(spec: str, as_json: bool, ble_backend: str | None, timeout: floa
         "streaming": bool(st.streaming),
         "battery_percent": st.battery_percent,
         "battery_mv": st.battery_mv,
+        "power": "usb" if st.usb_power else "battery",
         "lead_off_p": st.loff_p,
         "lead_off_n": st.loff_n,
         "encrypted": st.encrypted,
@@ -120,6 +121,13 @@ async def _info(spec: str, as_json: bool, ble_backend: str | None, timeout: floa
     click.echo(
         f"  battery {st.battery_percent} % ({st.battery_mv} mV); link encrypted {st.encrypted}, bonded {st.bonded}"
     )
+    if st.usb_power:
+        click.echo(
+            "  power: USB (never on electrodes on a person while connected to a mains-powered "
+            "computer or charger: docs/safety.md)"
+        )
+    else:
+        click.echo("  power: battery")
     click.echo(
         f"  command round trip {out['ping_ms']['median']:.1f} ms (min {out['ping_ms']['min']:.1f}, max {out['ping_ms']['max']:.1f})"
     )

@@ -283,6 +283,11 @@ class DeviceStatus:
     def battery_low(self) -> bool:
         return bool(self.link_flags & 4)
 
+    @property
+    def usb_power(self) -> bool:
+        """USB power present (CHARGE_STAT low): never on electrodes on a person then (docs/safety.md)."""
+        return bool(self.link_flags & 8)
+
     def encode(self) -> bytes:
         return (
             struct.pack(

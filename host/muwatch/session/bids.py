@@ -216,6 +216,7 @@ _EVENTS_JSON = {
             "lead_off": "An electrode contact change reported by the front-end.",
             "trigger": "An edge on the trigger input (stimulator sync).",
             "battery": "The sensor reported a low battery.",
+            "safety": "A safety warning, e.g. the sensor was on USB power (docs/safety.md).",
             "link": "The radio or cable link to the sensor dropped or came back.",
             "note": "A note added during recording.",
             "BAD_GAP": "Samples that never reached the host; the data file holds zeros there.",

@@ -35,6 +35,12 @@ from muwatch.session.store import JOURNAL_NAME, SUMMARY_NAME, SessionStore, writ
 
 log = logging.getLogger("muwatch.recorder")
 
+USB_POWER_WARNING = (
+    "the sensor is on USB power: never record from electrodes on a person while it is "
+    "connected to a mains-powered computer or charger; unplug the cable and run on battery "
+    "(docs/safety.md)"
+)
+
 
 def lead_off_text(labels: list[str], channels: list[int], loff_p: int, loff_n: int) -> str:
     off = []
@@ -107,8 +113,9 @@ class Recorder:
         dev = self.device
         info = dev.device_info or await dev.info()
         cfg = await dev.configure(config) if config is not None else None
+        status = await dev.status()
         if cfg is None:
-            cfg = StreamConfig.from_config((await dev.status()).config)
+            cfg = StreamConfig.from_config(status.config)
         labels = self.channel_labels or default_labels(list(cfg.channels))
         if len(labels) != cfg.n_channels:
             from muwatch.errors import UsageError
@@ -145,6 +152,7 @@ class Recorder:
                 "protocol_version": info.protocol_version,
                 "transport": dev.transport.description,
                 "sample_format_bits": cfg.fmt,
+                "power_at_start": "usb" if status.usb_power else "battery",
             },
         )
         self._writer = jr.JournalWriter(
@@ -183,6 +191,11 @@ class Recorder:
             self._discard()
             raise
         self._ticker = asyncio.ensure_future(self._tick())
+        if status.usb_power and cfg.mode == "normal":
+            # Electrodes on a person while tied to mains through USB: warn, keep it in the file,
+            # but record (bench work over USB with the test signal or a phantom is legitimate).
+            self.annotate(f"USB_POWER {USB_POWER_WARNING}", kind="safety")
+            self._warn(USB_POWER_WARNING)
         return self.session_id
 
     def _discard(self) -> None:
