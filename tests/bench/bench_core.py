@@ -26,6 +26,7 @@ Figures (build/bench/core.json):
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
@@ -668,6 +669,58 @@ def _generality(seed: int = 1) -> dict[str, dict[str, object]]:
     return out
 
 
+def _multi_unit(train: np.ndarray, times: dict, snr: dict, tol: float = 1e-3) -> bool:
+    """A found train holding two true units (p2p SNR >= 2.5): each has >= 30 % of its
+    discharges in it within tol and makes >= 20 % of it (an over-merge)."""
+    t = np.sort(train)
+    hits = 0
+    for v, tt in times.items():
+        if snr[v] < 2.5 or t.size == 0 or len(tt) == 0:
+            continue
+        tt = np.sort(tt)
+        k = np.searchsorted(tt, t)
+        d = np.minimum(
+            np.abs(t - tt[np.clip(k - 1, 0, tt.size - 1)]),
+            np.abs(t - tt[np.clip(k, 0, tt.size - 1)]),
+        )
+        hits += int(np.sum(d < tol) >= 0.3 * tt.size and np.mean(d < tol) >= 0.2)
+    return hits >= 2
+
+
+def _unit_counts(force_pct: float, seeds=(1, 2, 3, 4)) -> dict[str, tuple[int, int, int]]:
+    """Units decompose() returns against true units with p2p SNR >= 5 on needle-steady at
+    force_pct (noise peak SNR 5), with and without the merge of indistinct templates
+    (baseline in the same run): {variant: (found, true, found units holding two true ones)}."""
+    from muwatch import sim
+    from muwatch.analysis import PRESETS
+    from muwatch.sim.noise import NoiseConfig
+
+    dmod = importlib.import_module("muwatch.analysis.decompose")
+    out: dict[str, tuple[int, int, int]] = {}
+    saved = dmod.INDISTINCT
+    try:
+        for variant, value in (("merge", saved), ("nomerge", 0.0)):
+            dmod.INDISTINCT = value
+            found = true = multi = 0
+            for seed in seeds:
+                rec = sim.simulate(
+                    "needle-steady",
+                    seconds=10,
+                    seed=seed,
+                    force_pct=force_pct,
+                    noise=NoiseConfig(peak_snr_db=20 * np.log10(5)),
+                )
+                times, snr = p2p_targets(rec, 0, PRESETS["needle"].band)
+                _, _, dec = _decomposed(rec.data[0], rec.fs, "needle")
+                found += dec.n_units
+                true += sum(1 for u in times if snr[u] >= 5)
+                multi += sum(_multi_unit(t, times, snr) for t in dec.trains.values())
+            out[variant] = (found, true, multi)
+    finally:
+        dmod.INDISTINCT = saved
+    return out
+
+
 def quality() -> dict[str, dict[str, object]]:
     """Detection and decomposition quality on the ground-truth simulator (rule above).
 
@@ -756,6 +809,22 @@ def quality() -> dict[str, dict[str, object]]:
             f"{whats[meth]}",
         )
         out[f"surface_{label}precision_2pct"] = figure(p, "", "same runs")
+    for pct in (10, 30):
+        uc = _unit_counts(float(pct))
+        (f1, t1, m1), (f0, _, m0) = uc["merge"], uc["nomerge"]
+        out[f"needle_units_found_ratio_{pct}pct"] = figure(
+            f1 / t1,
+            "",
+            f"units found / true units with p2p SNR >= 5 ({f1}/{t1}), needle-steady {pct} % "
+            f"MVC x4 seeds, noise peak SNR 5; without the indistinct-template merge "
+            f"{f0}/{t1} = {f0 / t1:.3f}",
+        )
+        out[f"needle_units_found_ratio_{pct}pct_nomerge"] = figure(
+            f0 / t1, "", "same runs, merge of indistinct templates off (baseline)"
+        )
+        out[f"needle_units_holding_two_{pct}pct"] = figure(
+            m1, "units", f"found units holding two true units (same runs; {m0} without merge)"
+        )
     if os.environ.get("MW_BENCH_CORE_GENERALITY", "1") != "0":
         out.update(_generality())
     return out

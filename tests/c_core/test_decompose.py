@@ -6,6 +6,8 @@ superimposed ones, has a known time at its MUAP's own extremum."""
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from muwatch.analysis import Decomposition, decompose, detect_spikes
@@ -268,3 +270,62 @@ def test_oracle_peel_with_the_true_templates() -> None:
     for est, tr in zip(found, starts, strict=True):
         hit = match_events(tr / fs, np.sort(est) / fs, 4e-4)[0].size
         assert hit >= 0.95 * tr.size and hit >= 0.95 * est.size
+
+
+def _split_case(seed: int = 0):
+    """One regular unit (interval ~1000 samples, 10 % jitter) whose discharges a decomposition
+    shared between two templates (40 % to the second, whose train is half other units'
+    discharges at random times); and an independent regular unit of another rate."""
+    rng = np.random.default_rng(seed)
+    span = 100_000
+    t = np.cumsum(1000.0 * (1 + 0.1 * rng.standard_normal(110)))
+    t = t[t < span - 100]
+    share = rng.random(t.size) < 0.4
+    junk = rng.uniform(0, span, int(share.sum()))
+    a, b = np.sort(t[~share]), np.sort(np.r_[t[share], junk])
+    other = np.cumsum(770.0 * (1 + 0.1 * rng.standard_normal(140)))
+    return a, b, np.sort(other[other < span - 100]), float(span)
+
+
+def _fits_of(trains: list[np.ndarray], span: float):
+    from muwatch.analysis.decompose import _Fits
+
+    unit = np.concatenate([np.full(t.size, u) for u, t in enumerate(trains)])
+    pos = np.concatenate(trains)
+    resid = np.zeros((1, int(span)), np.int16)
+    return _Fits(unit, pos, np.ones(pos.size), np.zeros(pos.size, bool), resid, 0)
+
+
+def test_indistinct_templates_sharing_one_units_train_are_merged() -> None:
+    """Two templates one discharge cannot tell apart (difference below the noise test) whose
+    trains coincide less than chance are one unit, though the stricter train test of the
+    refinement rounds ("alternate") misses it because the smaller share holds other units'
+    discharges; a similar template firing independently, and a distinct template with the
+    same trains, stay units."""
+    d = importlib.import_module("muwatch.analysis.decompose")
+    g = d._Geometry(pre=20, post=20, margin=3, energy_w=5)
+    fs = 20_000.0
+    base = _shape(fs, (0.12, 0.2), (9.0, -4.0), (0.0, 0.45))
+    mid = base.size // 2
+    tmpl = base[mid - 20 : mid + 21][None, :]
+    near = tmpl * 1.03 + 0.05 * np.roll(tmpl, 1)
+    far = -np.roll(tmpl, 6)
+    acf = np.zeros((1, g.length))
+    acf[0, 0] = d.SIGMA_LSB**2
+    z = 4.0
+    assert d._diff_snr(tmpl, near, g.margin, acf) < z < d._diff_snr(tmpl, far, g.margin, acf)
+
+    a, b, other, span = _split_case()
+    # the regime this merge is for: not "alternate" to the strict test, below chance at 5 %
+    assert d._relation(a, b, span, g.length) != "alternate"
+    assert d._coincidence_p(a, b, span) < d.P_ALTERNATE
+    assert d._coincidence_p(a, other, span) > 0.2
+
+    f = _fits_of([a, b], span)
+    assert len(d._resolve_by_trains(f, [tmpl, near], g, 8, span)) == 2  # the old behaviour
+    merged = d._merge_indistinct(f, [tmpl, near], g, acf, z, span)
+    assert len(merged) == 1 and merged[0] is (tmpl if a.size >= b.size else near)  # more fits
+
+    f3 = _fits_of([a, other], span)
+    assert len(d._merge_indistinct(f3, [tmpl, near], g, acf, z, span)) == 2
+    assert len(d._merge_indistinct(f, [tmpl, far], g, acf, z, span)) == 2

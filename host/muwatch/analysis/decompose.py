@@ -32,6 +32,8 @@ the peel-off idea of Holobar & Zazula and of spike sorters' matching pursuit), o
    (near-coincident and phase-cancelling superpositions). Overlapping fits are then re-fitted
    one at a time with the others subtracted (coordinate descent towards their joint least-
    squares fit), which removes the bias a still-unexplained neighbour gave a greedy fit's time.
+   Two templates one discharge cannot tell apart whose trains coincide less than chance are
+   one unit's discharges shared between them (merged).
 5. Every discharge of a unit is reported at one reference point of that unit: the main
    extremum of the unit's averaged MUAP in the recorded band (reference="wideband", a
    zero-phase high-pass at a tenth of the preset's corner only), or of its template in the
@@ -866,6 +868,67 @@ def _resolve_by_trains(
     return [templates[u] for u in keep]
 
 
+# two templates whose difference one discharge shows below INDISTINCT * z (the fit's noise test)
+# are one unit when their trains coincide less than chance allows at P_ALTERNATE (0 turns off)
+INDISTINCT = 1.0
+P_ALTERNATE = 0.05
+
+
+def _diff_snr(a: np.ndarray, b: np.ndarray, m: int, acf: np.ndarray) -> float:
+    """Matched-filter SNR (background noise) of the difference of two templates (sigma units)
+    at their best shift: how surely one discharge tells which of the two it is."""
+    s, _ = _best_shift(a, b, m)
+    dl = (a - _frac_shift(b, s))[:, m : a.shape[-1] - m] * SIGMA_LSB
+    return _energy(dl) / float(np.sqrt(_quad_noise(dl, acf)))
+
+
+def _coincidence_p(ta: np.ndarray, tb: np.ndarray, span: float) -> float:
+    """P(as few coincidences or fewer) for independent trains: the smaller train's discharges
+    within w (half the median interval of the joined train) of the other's, against the
+    Poisson count independent trains give; 1.0 when fewer than 5 are expected."""
+    small, big = (ta, tb) if ta.size <= tb.size else (tb, ta)
+    if small.size < 3 or span <= 0:
+        return 1.0
+    w = 0.5 * float(np.median(np.diff(np.sort(np.r_[ta, tb]))))
+    expected = small.size * (1.0 - np.exp(-2.0 * w * big.size / span))
+    if expected < 5.0:
+        return 1.0
+    return _poisson_cdf(int(round(small.size * _near(big, small, w))), expected)
+
+
+def _merge_indistinct(
+    f: _Fits, templates: list[np.ndarray], g: _Geometry, acf: np.ndarray, z: float, span: float
+) -> list[np.ndarray]:
+    """Two units are one when one discharge cannot tell their templates apart (the difference
+    fails the noise test, SNR < INDISTINCT * z) and their trains coincide less often than
+    independent trains would (Poisson lower tail < P_ALTERNATE): one unit's discharges shared
+    by two templates, each share also holding some discharges of other units (which is why
+    the stricter "alternate" of _relation misses them). The one fitted more often stays; the
+    next peel gives it the other's discharges. Similar templates of units that fire
+    independently stay apart."""
+    if INDISTINCT <= 0 or len(templates) < 2:
+        return templates
+    counts = np.bincount(f.unit, minlength=len(templates))
+    trains = {u: np.sort(f.pos[f.unit == u]) for u in range(len(templates))}
+    m = max(1, g.margin)
+    keep = list(range(len(templates)))
+    while len(keep) > 1:
+        best = None
+        for ii, i in enumerate(keep):
+            for j in keep[ii + 1 :]:
+                v = _diff_snr(templates[i], templates[j], m, acf)
+                if v >= INDISTINCT * z:
+                    continue
+                pv = _coincidence_p(trains[i], trains[j], span)
+                if pv < P_ALTERNATE and (best is None or pv < best[0]):
+                    best = (pv, i, j)
+        if best is None:
+            break
+        _, i, j = best
+        keep.remove(j if counts[i] >= counts[j] else i)
+    return [templates[u] for u in keep]
+
+
 def _refit(f: _Fits, templates: list[np.ndarray], g: _Geometry) -> list[np.ndarray]:
     """Each unit's template again as the mean of its cleaned discharges."""
     out = []
@@ -1094,6 +1157,8 @@ def decompose(
         if it == 3:
             break
         resolved = _resolve_by_trains(f, templates, g, mc, span)
+        if len(resolved) == len(templates):
+            resolved = _merge_indistinct(f, templates, g, acf, z, span)
         if len(resolved) == len(templates):
             break
         templates = resolved
