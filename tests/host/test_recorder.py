@@ -231,3 +231,49 @@ def test_usb_power_at_start_warns_on_electrodes_and_is_kept_in_the_file(
         assert usb_warnings == [] and usb_notes == []
     meta = json.loads((store.sessions_dir / sid / "session.json").read_text())["meta"]
     assert meta["device"]["power_at_start"] == ("usb" if usb_power else "battery")
+
+
+def test_usb_power_plugged_in_mid_recording_is_warned_and_annotated(store):
+    """A status poll that finds the cable plugged in during an electrode recording warns once
+    and leaves a BDF+ annotation; unplugging it again is noted too."""
+
+    async def pump_until(sensor, done) -> None:
+        for _ in range(2000):  # the poll runs every 50 ms; waits on the event, not on time
+            if done():
+                return
+            await _pump(sensor, 1, chunk=10, pause=0.005)
+        raise AssertionError("the status poll never saw the change")
+
+    async def main():
+        sensor, dev, _, warnings = _setup(store)
+        rec = Recorder(
+            dev,
+            store,
+            subject="p01",
+            muscle="FDI",
+            task="grip",
+            on_warning=warnings.append,
+            status_interval=0.05,
+        )
+        await dev.open()
+        sid = await rec.start(StreamConfig(rate_hz=1000, channels=(1, 2)))
+        await _pump(sensor, 10)
+        assert not rec.usb_power
+        sensor.usb_power = True
+        await pump_until(sensor, lambda: rec.usb_power)
+        sensor.usb_power = False
+        await pump_until(sensor, lambda: not rec.usb_power)
+        await _pump(sensor, 10)
+        summary = await rec.stop()
+        return sid, summary, warnings
+
+    sid, summary, warnings = run(main())
+    assert summary["status"] == "finalised"
+    assert len([w for w in warnings if "USB power" in w]) == 1
+    bdf = edfio.read_bdf(store.sessions_dir / sid / f"{sid}.bdf")
+    notes = [a for a in bdf.annotations if a.text.startswith("USB_POWER")]
+    assert [a.text.split()[0] for a in notes] == ["USB_POWER", "USB_POWER_OFF"]
+    assert "never record from electrodes" in notes[0].text
+    assert notes[0].onset <= notes[1].onset
+    meta = json.loads((store.sessions_dir / sid / "session.json").read_text())["meta"]
+    assert meta["device"]["power_at_start"] == "battery"

@@ -73,6 +73,7 @@ class Recorder:
         use_index: bool = True,
         flush_interval: float = 0.25,
         on_warning: Callable[[str], None] | None = None,
+        status_interval: float = 10.0,
     ) -> None:
         self.device = device
         self.store = store
@@ -92,7 +93,10 @@ class Recorder:
         self.want_lsl = lsl
         self.use_index = use_index
         self.flush_interval = flush_interval
+        self.status_interval = status_interval
         self.on_warning = on_warning
+        self._usb_power = False  # last reported power source (GET_STATUS link_flags bit 3)
+        self._electrodes = False  # front-end mode "normal": electrodes, maybe on a person
         self.session_id = ""
         self.folder: Path | None = None
         self.meta: SessionMeta | None = None
@@ -191,12 +195,28 @@ class Recorder:
             self._discard()
             raise
         self._ticker = asyncio.ensure_future(self._tick())
-        if status.usb_power and cfg.mode == "normal":
-            # Electrodes on a person while tied to mains through USB: warn, keep it in the file,
-            # but record (bench work over USB with the test signal or a phantom is legitimate).
+        self._electrodes = cfg.mode == "normal"
+        self._power_source(status.usb_power)
+        return self.session_id
+
+    @property
+    def usb_power(self) -> bool:
+        """The power source the sensor last reported: True on USB (see docs/safety.md)."""
+        return self._usb_power
+
+    def _power_source(self, usb_power: bool) -> None:
+        """Electrodes on a person while tied to mains through USB: warn and keep it in the file,
+        at the start and whenever a status poll finds the cable plugged in; note when it is
+        unplugged again. Never refuse: bench work over USB with the test signal or a phantom is
+        legitimate."""
+        was, self._usb_power = self._usb_power, usb_power
+        if not self._electrodes or usb_power == was:
+            return
+        if usb_power:
             self.annotate(f"USB_POWER {USB_POWER_WARNING}", kind="safety")
             self._warn(USB_POWER_WARNING)
-        return self.session_id
+        else:
+            self.annotate("USB_POWER_OFF the sensor is on battery again", kind="safety")
 
     def _discard(self) -> None:
         self.device.remove_listener(self)
@@ -477,7 +497,7 @@ class Recorder:
 
     async def _tick(self) -> None:
         """Flush the journal on time even when no data arrive; stats every second; battery
-        and lead-off status every 10 s."""
+        and lead-off status (and the power source) every `status_interval` s."""
         last_stats = last_status = time.monotonic()
         period = max(0.02, self.flush_interval / 2)
         while True:
@@ -494,9 +514,10 @@ class Recorder:
             except StorageError as exc:
                 self._fail(exc)
                 continue
-            if now - last_status >= 10.0 and self.device.is_connected:
+            if now - last_status >= self.status_interval and self.device.is_connected:
                 last_status = now
                 with contextlib.suppress(MuwatchError):
                     st = await self.device.status()
                     if self.live is not None:
                         self.live.set_status(st)
+                    self._power_source(st.usb_power)
