@@ -47,7 +47,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import signal as sps
 from scipy.cluster import hierarchy
 
 from muwatch.analysis._corewrap import (
@@ -59,7 +58,14 @@ from muwatch.analysis._corewrap import (
     MATCH_MAX_SPAN,
     Matcher,
 )
-from muwatch.analysis.detect import Preset, SpikeResult, detect_spikes, get_preset, subsample_offset
+from muwatch.analysis.detect import (
+    Preset,
+    SpikeResult,
+    detect_spikes,
+    get_preset,
+    recorded_band,
+    subsample_offset,
+)
 from muwatch.errors import UsageError
 
 #: residual scale handed to the core: the robust sigma is 64 LSB (int16 reaches 512 sigma)
@@ -1378,13 +1384,7 @@ def _wideband_ref(
     margin: on the phase that is the largest in most of its single discharges (a vote over
     all of them settles which of two phases of similar size is the peak, as one noisy
     discharge cannot), at the averaged MUAP's extremum on that phase."""
-    x = np.asarray(det.signal, dtype=np.float64)
-    fs = det.fs
-    lo = det.preset.band[0]
-    hp = max((lo or 0.0) / 10.0, 2.0)
-    w = x - np.median(x)
-    if hp < 0.2 * fs and x.size > 64:
-        w = sps.sosfiltfilt(sps.butter(2, hp, "highpass", fs=fs, output="sos"), w)
+    w = recorded_band(det)
     m = g.margin
     ref = band_ref.copy()
     for u in range(band_ref.size):

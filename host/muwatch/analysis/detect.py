@@ -359,6 +359,19 @@ def subsample_offset(y3: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(d), -0.5, 0.5)
 
 
+def recorded_band(result: SpikeResult) -> np.ndarray:
+    """The channel as recorded, only offset and drift removed (zero-phase 2nd-order high-pass at
+    a tenth of the preset's corner, at least 2 Hz): where a MUAP's clinical peak is read, as
+    the detection band changes which phase is the largest. Float, host only."""
+    x = np.asarray(result.signal, dtype=np.float64)
+    fs = result.fs
+    hp = max((result.preset.band[0] or 0.0) / 10.0, 2.0)
+    y = x - np.median(x)
+    if hp < 0.2 * fs and x.size > 64:
+        y = sps.sosfiltfilt(sps.butter(2, hp, "highpass", fs=fs, output="sos"), y)
+    return y
+
+
 def _zero_phase(
     xi: np.ndarray,
     sections: list[_design.Section],

@@ -17,10 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal as sps
 
 from muwatch.analysis._corewrap import SortParams, sort_snippets
-from muwatch.analysis.detect import SpikeResult
+from muwatch.analysis.detect import SpikeResult, recorded_band
 from muwatch.errors import UsageError
 
 
@@ -151,13 +150,7 @@ def _wideband_reference(
     truth read it is that of the averaged wide-band waveform. Averaging over the unit's
     discharges makes the choice between two phases of similar size reliable, where a single
     noisy discharge could not. Host only (float)."""
-    x = np.asarray(result.signal, dtype=np.float64)
-    fs = result.fs
-    lo = result.preset.band[0]
-    hp = max((lo or 0.0) / 10.0, 2.0)
-    y = x - np.median(x)
-    if hp < 0.2 * fs and x.size > 64:
-        y = sps.sosfiltfilt(sps.butter(2, hp, "highpass", fs=fs, output="sos"), y)
+    y = recorded_band(result)
     w = max(1, int(window))
     offs = np.arange(-w, w + 1)
     out = index.copy()
