@@ -63,7 +63,7 @@ def make_subject(out: Path, seed: int, scan_stimuli: int) -> dict[str, Any]:
     pre = sim.simulate_cmap_scan(pool, n_stimuli=scan_stimuli, seed=seed + 100)
     y = pre.amplitude_v * 1e6
     targets = [s.response_pct or 0.0 for s in proto.steps if s.kind == "block"]
-    block_ma = block_intensities(pre.stim_ma, y, float(np.median(np.sort(y)[-10:])), targets)
+    block_ma = block_intensities(pre.stim_ma, y, targets)
     rec = sim.simulate_session(
         pool,
         to_sim_schedule(proto, block_ma=block_ma),

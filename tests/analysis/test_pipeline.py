@@ -107,7 +107,7 @@ def test_statistical_mune_from_fixed_blocks_and_the_session_scan() -> None:
     pool = sim.make_pool("ADM", n_units=60, seed=8)
     pre = sim.simulate_cmap_scan(pool, n_stimuli=300, seed=9)
     y = pre.amplitude_v * 1e6
-    block_ma = block_intensities(pre.stim_ma, y, float(np.median(np.sort(y)[-10:])), [20, 40])
+    block_ma = block_intensities(pre.stim_ma, y, [20, 40])
     schedule = [
         sim.Rest(2.0, "rest (baseline)"),
         sim.Stimuli(5, None, 0.5, 0.5, "supramaximal stimuli"),

@@ -145,7 +145,7 @@ def _block_session(pool: sim.MotorUnitPool, seed: int) -> dict:
 
     pre = sim.simulate_cmap_scan(pool, n_stimuli=300, seed=seed + 1000)
     y = pre.amplitude_v * 1e6
-    block_ma = block_intensities(pre.stim_ma, y, float(np.median(np.sort(y)[-10:])), [20, 40])
+    block_ma = block_intensities(pre.stim_ma, y, [20, 40])
     schedule = [
         sim.Rest(2.0, "rest (baseline)"),
         sim.Stimuli(5, None, 0.5, 0.5, "supramaximal stimuli"),

@@ -201,12 +201,15 @@ def to_sim_schedule(
 
 
 def block_intensities(
-    scan_ma: object, scan_uv: object, cmap_uv: float, targets: Sequence[float]
+    scan_ma: object, scan_uv: object, targets: Sequence[float], *, cmap_uv: float | None = None
 ) -> list[float]:
     """What the operator reads off a CMAP scan for the fixed blocks: the lowest intensity where
-    the scan's running median (over ~5 % of its stimuli) reaches each target % of the CMAP."""
+    the scan's running median (over ~5 % of its stimuli) reaches each target % of the CMAP.
+    The CMAP defaults to the scan's plateau: the median of its 10 largest responses."""
     s = np.asarray(scan_ma, dtype=float)
     y = np.asarray(scan_uv, dtype=float)
+    if cmap_uv is None:
+        cmap_uv = float(np.median(np.sort(y)[-10:])) if y.size else 0.0
     if s.size < 20 or s.size != y.size or not cmap_uv > 0:
         raise UsageError("a scan of >= 20 stimuli with their responses and a CMAP size is needed")
     o = np.argsort(s)
