@@ -91,6 +91,8 @@ def test_needle_recording_gives_qemg_units() -> None:
         assert u["firing_consistent"] in (True, False, None)
         if u["firing_consistent"] is False:
             assert u["isi_cv"] is None
+    # a rate is withheld only where a train's discharges are not one unit's, never everywhere
+    assert any(u["rate_hz"] is not None for u in d["units"])
     assert d["qemg_summary"]["n_units"] == len(d["units"])
     assert d["qemg_summary"]["trains_mixing_units"] == sum(
         u["firing_consistent"] is False for u in d["units"]
