@@ -107,9 +107,6 @@ class Board:
             self._adc = adc
         return adc.read_uv() * BATTERY_DIVIDER // 1000
 
-    def charging(self) -> bool:
-        return self.pin("CHARGE_STAT")() == 0
-
     def usb_power(self) -> bool:
         """USB 5 V present (CHARGE_STAT pulled low through the board's MOSFET): the sensor is
         then tied to the computer or charger, never safe on electrodes on a person."""
