@@ -122,10 +122,9 @@ async def _info(spec: str, as_json: bool, ble_backend: str | None, timeout: floa
         f"  battery {st.battery_percent} % ({st.battery_mv} mV); link encrypted {st.encrypted}, bonded {st.bonded}"
     )
     if st.usb_power:
-        click.echo(
-            "  power: USB (never on electrodes on a person while connected to a mains-powered "
-            "computer or charger: docs/safety.md)"
-        )
+        from muwatch.session.recorder import USB_POWER_WARNING
+
+        click.echo(f"  power: USB ({USB_POWER_WARNING})")
     else:
         click.echo("  power: battery")
     click.echo(
